@@ -1,0 +1,129 @@
+# ForkCell: one non-recursive GNU make.
+#
+#   make            build forkcellfs and forkcellctl into build/release/
+#   make check      build, then run unit and integration tests under prove
+#   make asan       build into build/asan/ with ASan+UBSan
+#   make check-asan run the integration tests with the sanitized binaries
+#   make fuzz       build libFuzzer targets with clang into build/fuzz/
+#   make bench      run the benchmarks (bench/run.sh)
+#   make install    install the programs into $(DESTDIR)$(PREFIX)/bin
+#
+# Sources are discovered by wildcard: common/*.c -> libforkcell.a,
+# fs/*.c -> forkcellfs, ctl/*.c -> forkcellctl, tests/unit/t_*.c -> one
+# TAP program each. V=1 shows the commands.
+
+VARIANT ?= release
+BUILD := build/$(VARIANT)
+PREFIX ?= /usr/local
+WERROR ?= 1
+
+CC ?= cc
+PKGS := fuse3 lmdb libxxhash libcjson openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wold-style-definition -Wvla -Wwrite-strings -Wpointer-arith -Wimplicit-fallthrough \
+	-Wundef -Wcast-align -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+BASE_CFLAGS := -std=gnu11 -g -D_GNU_SOURCE -DFUSE_USE_VERSION=314 -pthread \
+	-Icommon $(PKG_CFLAGS) $(WARN) -MMD -MP
+HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection \
+	-fcf-protection -fPIE
+ifeq ($(VARIANT),asan)
+OPT := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDOPT := -fsanitize=address,undefined
+else
+OPT := -O2 $(HARDEN)
+LDOPT := -pie -Wl,-z,relro,-z,now
+endif
+CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(CFLAGS)
+LDFLAGS_ALL := -pthread $(LDOPT) $(LDFLAGS)
+LIBS := $(PKG_LIBS) -lyaml -lcurl -lseccomp -lm
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+FS_SRC := $(sort $(wildcard fs/*.c))
+CTL_SRC := $(sort $(wildcard ctl/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/t_*.c))
+TESTLIB_SRC := $(sort $(filter-out tests/unit/t_%.c,$(wildcard tests/unit/*.c)))
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+FS_OBJ := $(FS_SRC:%.c=$(BUILD)/%.o)
+CTL_OBJ := $(CTL_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN := $(UNIT_SRC:%.c=$(BUILD)/%.t)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
+HELPER_BIN := $(HELPER_SRC:%.c=$(BUILD)/%)
+
+LIBFC := $(BUILD)/libforkcell.a
+FS_BIN := $(BUILD)/forkcellfs
+CTL_BIN := $(BUILD)/forkcellctl
+
+.PHONY: all check check-unit check-asan asan fuzz bench install clean lint docker-image
+all: $(FS_BIN) $(CTL_BIN) $(UNIT_BIN) $(HELPER_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(LIBFC): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FS_BIN): $(FS_OBJ) $(LIBFC)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(FS_OBJ) $(LIBFC) $(LIBS)
+
+$(CTL_BIN): $(CTL_OBJ) $(LIBFC)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(CTL_OBJ) $(LIBFC) $(LIBS)
+
+$(BUILD)/tests/unit/%.t: $(BUILD)/tests/unit/%.o $(TESTLIB_OBJ) $(LIBFC)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(TESTLIB_OBJ) $(LIBFC) $(LIBS)
+
+$(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBFC)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBFC) $(LIBS)
+
+# The integration tests find the binaries through FORKCELL_BIN.
+PROVE := prove -j2 --timer
+INTEGRATION := $(sort $(wildcard tests/integration/t[0-9]*.sh))
+
+check: all
+	FORKCELL_BIN=$(CURDIR)/$(BUILD) $(PROVE) --exec '' $(UNIT_BIN) $(INTEGRATION)
+
+check-unit: all
+	$(PROVE) --exec '' $(UNIT_BIN)
+
+asan:
+	$(MAKE) VARIANT=asan all
+
+check-asan:
+	$(MAKE) VARIANT=asan check
+
+fuzz:
+	$(MAKE) -f tests/fuzz/fuzz.mk
+
+bench: all
+	FORKCELL_BIN=$(CURDIR)/$(BUILD) bench/run.sh
+
+install: $(FS_BIN) $(CTL_BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(FS_BIN) $(CTL_BIN) $(DESTDIR)$(PREFIX)/bin/
+	ln -sf forkcellfs $(DESTDIR)$(PREFIX)/bin/mount.fuse.forkcellfs 2>/dev/null || true
+
+clean:
+	rm -rf build
+
+-include $(COMMON_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(UNIT_BIN:.t=.d)
