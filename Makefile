@@ -121,7 +121,6 @@ bench: all
 install: $(FS_BIN) $(CTL_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(FS_BIN) $(CTL_BIN) $(DESTDIR)$(PREFIX)/bin/
-	ln -sf forkcellfs $(DESTDIR)$(PREFIX)/bin/mount.fuse.forkcellfs 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -63,6 +63,10 @@ struct fc_txn {
 	 * loses nothing). Private. */
 	uint64_t *dead_blobs;
 	size_t n_dead, cap_dead;
+	/* Cursors of the record tables (dirent, inode, xattr, symlink),
+	 * opened on first use and closed at commit/abort, so that a lookup
+	 * is one seek with no allocation. Private. */
+	MDB_cursor *cur[4];
 };
 
 /*
@@ -156,7 +160,9 @@ int fc_dirent_iter(struct fc_txn *t, const struct fc_view *v, uint64_t parent, c
 /* 0 if parent has no visible entry, -ENOTEMPTY otherwise. */
 int fc_dir_check_empty(struct fc_txn *t, const struct fc_view *v, uint64_t parent);
 
-/* xattr: get copies up to cap bytes; *len is the full size (ERANGE style). */
+/* xattr: get copies up to cap bytes; *len is the full size (ERANGE style).
+ * A missing attribute is -ENOENT (fs/ replies ENODATA). list copies whole
+ * names while they fit and sets *len to the full size. */
 int fc_xattr_get(struct fc_txn *t, const struct fc_view *v, uint64_t ino, const char *name,
 		 void *buf, size_t cap, size_t *len);
 int fc_xattr_put(struct fc_txn *t, const struct fc_view *v, uint64_t ino, const char *name,
@@ -199,6 +205,7 @@ int fc_base_get(struct fc_txn *t, uint32_t id, char *path_out, size_t cap);
 int fc_gen_get(struct fc_txn *t, uint64_t gen, struct fc_gen *out);
 int fc_gen_put(struct fc_txn *t, uint64_t gen, const struct fc_gen *in);
 
+/* A missing cell is FC_ENOCELL (not -ENOENT) for get and del. */
 int fc_cell_get(struct fc_txn *t, const char *cell, struct fc_cell *out);
 int fc_cell_put(struct fc_txn *t, const char *cell, const struct fc_cell *in);
 int fc_cell_del(struct fc_txn *t, const char *cell);

@@ -1,0 +1,33 @@
+/*
+ * fc_canon: the canonical JSON form used for everything ForkCell hashes or
+ * signs (receipts, decisions, policy revisions).
+ *
+ * Rules (a subset of RFC 8785 chosen so that any JSON tool can reproduce
+ * it): no insignificant whitespace; object members sorted by the bytes of
+ * their UTF-8 keys; duplicate keys refused; strings are valid UTF-8 with
+ * only '"', '\\' and control characters escaped (\b \f \n \r \t, else
+ * \u00XX with lower-case hex); numbers must be integers with magnitude at
+ * most 2^53 and are printed in plain decimal; nesting at most 64 levels.
+ */
+#ifndef FC_CANON_H
+#define FC_CANON_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "fc_err.h"
+
+#define FC_CANON_MAX_DEPTH 64
+
+/*
+ * Serialise item canonically. On success *out is a NUL-terminated string
+ * the caller frees with free(), *len its length. Errors: -ENOMEM;
+ * FC_ECORRUPT with a reason in d for input outside the rules above.
+ */
+int fc_canon_json(const cJSON *item, char **out, size_t *len, struct fc_diag *d);
+
+/* Is s (len bytes) valid UTF-8 without NUL? */
+int fc_utf8_valid(const char *s, size_t len);
+
+#endif

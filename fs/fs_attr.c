@@ -1,0 +1,272 @@
+/*
+ * fs_attr: attributes as the kernel sees them, and the write overlay.
+ *
+ * Writes never open an LMDB write txn: the new size and mtime of a file
+ * live in its in-memory entry ("dirty") until flush, release, fsync,
+ * setattr, checkpoint, sync or unmount writes them in one txn. getattr and
+ * lookup show the overlay on top of the record. The size after a write is
+ * taken from the blob file itself (the blob file's size always equals the
+ * logical size of a hot blob), so crash recovery can do the same.
+ */
+#include "fs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fc_log.h"
+
+static bool fs_ts_after(struct fc_ts a, struct fc_ts b)
+{
+	return a.sec > b.sec || (a.sec == b.sec && a.nsec > b.nsec);
+}
+
+static void fs_ts_set(struct timespec *out, struct fc_ts ts)
+{
+	out->tv_sec = ts.sec;
+	out->tv_nsec = ts.nsec;
+}
+
+void fs_attr_fill(const struct fs_ctx *ctx, uint64_t ino, const struct fc_inode *rec,
+		  struct fs_inode *ent, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = rec->mode;
+	st->st_nlink = rec->nlink;
+	st->st_uid = rec->uid;
+	st->st_gid = rec->gid;
+	st->st_rdev = rec->rdev;
+	st->st_size = (off_t)rec->size;
+	st->st_blksize = 4096;
+	fs_ts_set(&st->st_atim, rec->atime);
+	fs_ts_set(&st->st_mtim, rec->mtime);
+	fs_ts_set(&st->st_ctim, rec->ctime);
+	if (ent) {
+		pthread_mutex_lock(&ent->lock);
+		if (ent->dirty) {
+			st->st_size = (off_t)ent->size;
+			fs_ts_set(&st->st_mtim, ent->mtime);
+			if (fs_ts_after(ent->ctime, rec->ctime))
+				fs_ts_set(&st->st_ctim, ent->ctime);
+		}
+		pthread_mutex_unlock(&ent->lock);
+	}
+	st->st_blocks = (st->st_size + 511) / 512;
+	(void)ctx;
+}
+
+int fs_entry_fill(struct fs_ctx *ctx, struct fc_txn *t, uint64_t ino, struct fuse_entry_param *e)
+{
+	struct fc_inode rec;
+	struct fs_inode *ent;
+	int rc;
+
+	rc = fc_inode_get(t, &ctx->view, ino, &rec);
+	if (rc < 0)
+		return rc;
+	memset(e, 0, sizeof(*e));
+	ent = fs_inode_find(ctx, ino);
+	fs_attr_fill(ctx, ino, &rec, ent, &e->attr);
+	fs_inode_unref(ctx, ent);
+	e->ino = fs_nodeid(ctx, ino);
+	e->generation = 0;
+	e->attr_timeout = FS_TIMEOUT;
+	e->entry_timeout = FS_TIMEOUT;
+	return 0;
+}
+
+bool fs_dirty_take(struct fs_inode *ent, struct fc_inode *rec, uint64_t *seq)
+{
+	bool took = false;
+
+	if (!ent)
+		return false;
+	pthread_mutex_lock(&ent->lock);
+	if (ent->dirty) {
+		rec->size = ent->size;
+		rec->mtime = ent->mtime;
+		if (fs_ts_after(ent->ctime, rec->ctime))
+			rec->ctime = ent->ctime;
+		*seq = ent->dirty_seq;
+		took = true;
+	}
+	pthread_mutex_unlock(&ent->lock);
+	return took;
+}
+
+/* Remove ent from the dirty list (dirty_lock held); returns true if it was on it. */
+static bool fs_dirty_unlist(struct fs_ctx *ctx, struct fs_inode *ent)
+{
+	if (!ent->on_dirty_list)
+		return false;
+	if (ent->dprev)
+		ent->dprev->dnext = ent->dnext;
+	else
+		ctx->dirty_head = ent->dnext;
+	if (ent->dnext)
+		ent->dnext->dprev = ent->dprev;
+	ent->dnext = ent->dprev = NULL;
+	ent->on_dirty_list = false;
+	return true;
+}
+
+void fs_dirty_done(struct fs_ctx *ctx, struct fs_inode *ent, uint64_t seq)
+{
+	bool unref = false;
+
+	pthread_mutex_lock(&ent->lock);
+	if (ent->dirty && ent->dirty_seq == seq) {
+		ent->dirty = false;
+		pthread_mutex_lock(&ctx->dirty_lock);
+		unref = fs_dirty_unlist(ctx, ent);
+		pthread_mutex_unlock(&ctx->dirty_lock);
+	}
+	pthread_mutex_unlock(&ent->lock);
+	if (unref)
+		fs_inode_unref(ctx, ent);
+}
+
+void fs_dirty_write(struct fs_ctx *ctx, struct fs_inode *ent, int fd, uint64_t end)
+{
+	struct stat st;
+
+	pthread_mutex_lock(&ent->lock);
+	if (!ent->dirty) {
+		ent->size = 0;
+		if (fstat(fd, &st) == 0)
+			ent->size = (uint64_t)st.st_size;
+	}
+	if (end > ent->size)
+		ent->size = end;
+	ent->mtime = fs_now();
+	ent->ctime = ent->mtime;
+	ent->dirty = true;
+	ent->dirty_seq++;
+	pthread_mutex_lock(&ctx->dirty_lock);
+	if (!ent->on_dirty_list) {
+		ent->on_dirty_list = true;
+		ent->dprev = NULL;
+		ent->dnext = ctx->dirty_head;
+		if (ctx->dirty_head)
+			ctx->dirty_head->dprev = ent;
+		ctx->dirty_head = ent;
+		/* The list's reference (lock order: ent, dirty list, table). */
+		pthread_mutex_lock(&ctx->itab.lock);
+		ent->nref++;
+		pthread_mutex_unlock(&ctx->itab.lock);
+	}
+	pthread_mutex_unlock(&ctx->dirty_lock);
+	pthread_mutex_unlock(&ent->lock);
+}
+
+/* Write ent's overlay into its record in t. *took tells whether there was one. */
+static int fs_dirty_put(struct fs_ctx *ctx, struct fc_txn *t, struct fs_inode *ent,
+			uint64_t *seq, bool *took)
+{
+	struct fc_inode rec;
+	int rc;
+
+	*took = false;
+	rc = fc_inode_get(t, &ctx->view, ent->ino, &rec);
+	if (rc == -ENOENT) {
+		/* Deleted: drop the overlay so the entry is not pinned. */
+		pthread_mutex_lock(&ent->lock);
+		*seq = ent->dirty_seq;
+		*took = ent->dirty;
+		pthread_mutex_unlock(&ent->lock);
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	if (!fs_dirty_take(ent, &rec, seq))
+		return 0;
+	*took = true;
+	return fc_inode_put(t, &ctx->view, ent->ino, &rec);
+}
+
+int fs_dirty_flush_one(struct fs_ctx *ctx, struct fs_inode *ent)
+{
+	struct fc_txn t = { 0 };
+	uint64_t seq = 0;
+	bool took;
+	int rc;
+
+	pthread_mutex_lock(&ent->lock);
+	took = ent->dirty;
+	pthread_mutex_unlock(&ent->lock);
+	if (!took)
+		return 0;
+	rc = fs_wtxn_begin(ctx, &t);
+	if (rc < 0)
+		return rc;
+	rc = fs_dirty_put(ctx, &t, ent, &seq, &took);
+	if (rc == 0)
+		rc = fc_txn_commit(&t);
+	else
+		fc_txn_abort(&t);
+	if (rc == 0 && took)
+		fs_dirty_done(ctx, ent, seq);
+	return rc;
+}
+
+/* Take a reference on every listed entry; returns the array (caller frees). */
+static int fs_dirty_snapshot(struct fs_ctx *ctx, struct fs_inode ***out, size_t *n)
+{
+	struct fs_inode **arr = NULL, *e;
+	size_t cnt = 0, i = 0;
+
+	pthread_mutex_lock(&ctx->dirty_lock);
+	for (e = ctx->dirty_head; e; e = e->dnext)
+		cnt++;
+	if (cnt)
+		arr = calloc(cnt, sizeof(*arr));
+	if (cnt && !arr) {
+		pthread_mutex_unlock(&ctx->dirty_lock);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&ctx->itab.lock);
+	for (e = ctx->dirty_head; e; e = e->dnext) {
+		e->nref++;
+		arr[i++] = e;
+	}
+	pthread_mutex_unlock(&ctx->itab.lock);
+	pthread_mutex_unlock(&ctx->dirty_lock);
+	*out = arr;
+	*n = cnt;
+	return 0;
+}
+
+int fs_dirty_flush_all(struct fs_ctx *ctx)
+{
+	struct fs_inode **arr = NULL;
+	uint64_t *seqs = NULL;
+	bool *took = NULL;
+	struct fc_txn t = { 0 };
+	size_t n = 0, i;
+	int rc;
+
+	rc = fs_dirty_snapshot(ctx, &arr, &n);
+	if (rc < 0 || n == 0)
+		return rc;
+	seqs = calloc(n, sizeof(*seqs));
+	took = calloc(n, sizeof(*took));
+	rc = (seqs && took) ? fs_wtxn_begin(ctx, &t) : -ENOMEM;
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = fs_dirty_put(ctx, &t, arr[i], &seqs[i], &took[i]);
+	if (rc == 0)
+		rc = fc_txn_commit(&t);
+	else
+		fc_txn_abort(&t);
+	for (i = 0; i < n; i++) {
+		if (rc == 0 && took[i])
+			fs_dirty_done(ctx, arr[i], seqs[i]);
+		fs_inode_unref(ctx, arr[i]);
+	}
+	if (rc < 0)
+		fc_log(FC_LOG_ERR, "cannot write file sizes to the store: %s", fc_strerror(rc));
+	free(took);
+	free(seqs);
+	free(arr);
+	return rc;
+}

@@ -1,0 +1,159 @@
+#!/bin/bash
+# ForkCell demo: a workspace survives a failing "agent" command.
+#
+#   sudo ./scripts/demo.sh
+#
+# On a fresh Debian 12 machine it installs the packages it needs
+# (scripts/install-deps.sh) and builds (make) first. Then it
+#   1. makes a small project directory and initialises a cell from it,
+#   2. mounts the cell and takes a checkpoint,
+#   3. runs an "agent" that edits, creates and deletes files and exits 1,
+#   4. shows what the agent changed (forkcellctl diff),
+#   5. restores the checkpoint while mounted and proves the workspace is
+#      back byte for byte,
+#   6. prints the generation tree (forkcellctl checkpoints).
+# Everything lives in a temporary directory that is removed at the end
+# (FORKCELL_DEMO_KEEP=1 keeps it).
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$SRC/build/release
+CTL=$BIN/forkcellctl
+
+bold() { if [ -t 1 ]; then printf '\033[1m%s\033[0m\n' "$*"; else printf '%s\n' "$*"; fi; }
+step() { echo; bold "==> $*"; }
+show() {
+	printf '$ %s\n' "$*"
+	"$@"
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo: run as root (FUSE mounts and package installation): sudo $0" >&2
+	exit 1
+fi
+
+# ---- prepare: packages and build ------------------------------------------
+if ! "$SRC/scripts/install-deps.sh" --print | xargs dpkg-query -W >/dev/null 2>&1; then
+	step "installing build dependencies"
+	"$SRC/scripts/install-deps.sh"
+fi
+step "building ForkCell"
+make -C "$SRC" -j"$(nproc)" >/dev/null
+echo "built $BIN/forkcellfs and $BIN/forkcellctl"
+
+DEMO=$(mktemp -d /tmp/forkcell-demo.XXXXXX)
+STORE=$DEMO/store
+PROJECT=$DEMO/project
+MNT=$DEMO/mnt
+CELL=demo
+
+fc() { timeout 60 "$CTL" --store "$STORE" "$@"; }
+
+cleanup() {
+	local rc=$?
+	set +e
+	if mountpoint -q "$MNT" 2>/dev/null; then
+		fc umount "$CELL" >/dev/null 2>&1 || umount -l "$MNT"
+	fi
+	if [ "${FORKCELL_DEMO_KEEP:-0}" = 1 ]; then
+		echo "demo files kept in $DEMO"
+	else
+		rm -rf "$DEMO"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+
+# tree_digest DIR: one line per path with type, mode and content hash.
+tree_digest() {
+	(cd "$1" && find . -mindepth 1 -printf '%y %m %p %l\n' | sort &&
+		find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
+}
+
+# ---- 1. a project and a cell ----------------------------------------------
+step "1. a project directory and a cell made from it"
+mkdir -p "$PROJECT/src" "$PROJECT/docs"
+cat >"$PROJECT/src/main.c" <<'EOF_C'
+#include <stdio.h>
+
+int main(void)
+{
+	printf("hello from the demo project\n");
+	return 0;
+}
+EOF_C
+printf 'CFLAGS = -O2 -Wall\n\nhello: src/main.c\n\t$(CC) $(CFLAGS) -o $@ $<\n' \
+	>"$PROJECT/Makefile"
+printf '# Demo project\n\nThis file must survive the agent.\n' >"$PROJECT/README.md"
+printf 'design notes: keep it simple\n' >"$PROJECT/docs/notes.txt"
+ln -s src/main.c "$PROJECT/main-link.c"
+show fc init "$CELL" --from "$PROJECT"
+
+# ---- 2. mount and checkpoint ----------------------------------------------
+step "2. mount the cell and take a checkpoint"
+mkdir -p "$MNT"
+show fc mount "$CELL" "$MNT"
+show ls -l "$MNT"
+BEFORE=$(tree_digest "$MNT")
+show fc checkpoint "$CELL" --name before-agent
+
+# ---- 3. the agent ---------------------------------------------------------
+# run_agent: the agent's command runs in the mount. A later release replaces
+# this step with `forkcellctl run demo --restore-on-fail -- ...` and a receipt.
+AGENT=$DEMO/agent.sh
+cat >"$AGENT" <<'EOF_AGENT'
+#!/bin/sh
+# A careless "agent": rewrites code, deletes docs, leaves junk, then fails.
+echo "agent: refactoring..."
+printf 'int main(void) { return *(int *)0; }\n' > src/main.c
+rm -f README.md
+rm -rf docs
+dd if=/dev/urandom of=build.tmp bs=64k count=16 status=none
+chmod 000 Makefile
+echo "agent: error: tests failed" >&2
+exit 1
+EOF_AGENT
+chmod +x "$AGENT"
+
+run_agent() {
+	local rc=0
+	printf '$ (cd %s && %s)\n' "$MNT" "$AGENT"
+	(cd "$MNT" && "$AGENT") || rc=$?
+	echo "agent exited with status $rc"
+	return $rc
+}
+
+step "3. run an agent command that damages the workspace and fails"
+agent_rc=0
+run_agent || agent_rc=$?
+show ls -l "$MNT"
+
+# ---- 4. what changed ------------------------------------------------------
+step "4. what the agent changed"
+show fc diff "$CELL"
+
+# ---- 5. restore -----------------------------------------------------------
+step "5. the agent failed (status $agent_rc): restore the checkpoint, still mounted"
+if [ "$agent_rc" -ne 0 ]; then
+	show fc restore "$CELL" before-agent
+fi
+show ls -l "$MNT"
+show cat "$MNT/README.md"
+AFTER=$(tree_digest "$MNT")
+if [ "$BEFORE" = "$AFTER" ]; then
+	bold "workspace restored: every path, mode and byte equals the checkpoint"
+else
+	echo "demo: the restored workspace differs from the checkpoint:" >&2
+	diff <(echo "$BEFORE") <(echo "$AFTER") >&2 || true
+	exit 1
+fi
+
+# ---- 6. history -----------------------------------------------------------
+step "6. the generation tree"
+show fc checkpoints "$CELL"
+show fc status "$CELL"
+show fc umount "$CELL"
+show fc fsck
+
+echo
+bold "demo finished: the failing agent's changes were undone in constant time"

@@ -1,0 +1,40 @@
+# Fuzzing of the pure decoders (run by `make fuzz` from the top directory).
+#
+#   build/fuzz/fuzz_codec         libFuzzer + ASan + UBSan (clang)
+#   build/fuzz/fuzz_codec_replay  the same target with standalone_main.c (gcc)
+#
+# `make fuzz` replays the seeds with the gcc build, then fuzzes for
+# FUZZ_TIME seconds from the seeds. New inputs go to build/fuzz/corpus/,
+# never into the committed seeds; copy a minimised crash into
+# tests/fuzz/corpus/codec/ to keep it as a regression seed.
+
+CLANG ?= clang
+GCC ?= gcc
+FUZZ_TIME ?= 30
+FUZZ_OUT := build/fuzz
+FUZZ_SEEDS := tests/fuzz/corpus/codec
+CODEC_SRC := common/fc_codec.c common/fc_err.c
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Icommon -Wall -Wextra -Werror \
+	-Wno-unused-parameter $(shell pkg-config --cflags lmdb 2>/dev/null)
+
+.PHONY: all replay run
+all: replay run
+
+$(FUZZ_OUT)/fuzz_codec: tests/fuzz/fuzz_codec.c $(CODEC_SRC) common/fc_codec.h common/fc_err.h
+	@mkdir -p $(FUZZ_OUT)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ tests/fuzz/fuzz_codec.c $(CODEC_SRC)
+
+$(FUZZ_OUT)/fuzz_codec_replay: tests/fuzz/fuzz_codec.c tests/fuzz/standalone_main.c \
+		$(CODEC_SRC) common/fc_codec.h common/fc_err.h
+	@mkdir -p $(FUZZ_OUT)
+	$(GCC) $(FUZZ_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-o $@ tests/fuzz/fuzz_codec.c tests/fuzz/standalone_main.c $(CODEC_SRC)
+
+replay: $(FUZZ_OUT)/fuzz_codec_replay
+	$(FUZZ_OUT)/fuzz_codec_replay $(FUZZ_SEEDS)
+
+run: $(FUZZ_OUT)/fuzz_codec
+	@mkdir -p $(FUZZ_OUT)/corpus/codec
+	$(FUZZ_OUT)/fuzz_codec -max_total_time=$(FUZZ_TIME) -timeout=5 -rss_limit_mb=2048 \
+		-artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus/codec $(FUZZ_SEEDS)
