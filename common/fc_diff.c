@@ -389,7 +389,8 @@ static int diff_flush(struct diff *df, fc_diff_cb cb, void *arg)
 	size_t i;
 	int rc = 0;
 
-	qsort(df->out, df->n_out, sizeof(*df->out), dentry_cmp);
+	if (df->n_out > 1)
+		qsort(df->out, df->n_out, sizeof(*df->out), dentry_cmp);
 	for (i = 0; i < df->n_out && rc == 0; i++) {
 		const struct dentry *e = &df->out[i];
 		struct fc_diff_entry pub = { e->path, e->status, e->type, e->ino, e->old_size,
@@ -419,7 +420,7 @@ int fc_diff(struct fc_txn *t, const struct fc_view *from, const struct fc_view *
 		rc = diff_gather(&df, from, to);
 	if (rc == 0)
 		rc = diff_gather(&df, to, from);
-	if (rc == 0)
+	if (rc == 0 && df.n_keys > 1)
 		qsort(df.keys, df.n_keys, sizeof(*df.keys), dkey_cmp);
 	for (i = 0; rc == 0 && i < df.n_keys; i++) {
 		const struct dkey *k = &df.keys[i];

@@ -158,7 +158,9 @@ static void status_human(const char *cell, const struct fc_cell *cl, const struc
 		       cc->latest_name, (unsigned long long)cc->latest);
 	else
 		printf("checkpoints: 0\n");
-	if (s == FC_SERVE_LIVE)
+	if (s == FC_SERVE_LIVE && !info->mountpoint[0])
+		printf("mounted:     no (locked by another process)\n");
+	else if (s == FC_SERVE_LIVE)
 		printf("mounted:     %s at %s (pid %lld)\n", info->ro ? "read-only" : "yes",
 		       info->mountpoint, (long long)info->pid);
 	else if (s == FC_SERVE_STALE)

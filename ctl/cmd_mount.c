@@ -28,6 +28,7 @@ extern char **environ;
 
 #define CTL_MOUNT_WAIT_MS 60000
 #define CTL_UMOUNT_WAIT_MS 30000
+#define CTL_UMOUNT_TERM_MS 5000
 
 struct mount_args {
 	const char *cell;
@@ -299,6 +300,9 @@ static int mount_do(struct ctl *c, struct mount_args *a, struct fc_diag *d)
 		rc = fc_cell_serve_state(c->st, a->cell, a->ckpt, &s, &info);
 	if (rc < 0)
 		return rc;
+	if (s == FC_SERVE_LIVE && !info.mountpoint[0])
+		return fc_diag_set(d, FC_ELOCKED, "cell '%s' is in use by another process; "
+				   "try again", a->cell);
 	if (s == FC_SERVE_LIVE)
 		return fc_diag_set(d, FC_ELOCKED, "cell '%s' is already mounted at '%s'", a->cell,
 				   info.mountpoint);
@@ -383,10 +387,35 @@ static int umount_live(struct ctl *c, const struct mount_args *a,
 		if (waited >= CTL_UMOUNT_WAIT_MS)
 			return fc_diag_set(d, -ETIMEDOUT, "daemon %lld of '%s' did not exit",
 					   (long long)info->pid, a->cell);
+		/*
+		 * The FUSE connection ends only when the last reference to the
+		 * mount goes; a copy in another mount namespace keeps it alive.
+		 * Our mount is gone, so ask the daemon to stop.
+		 */
+		if (waited == CTL_UMOUNT_TERM_MS && info->pid > 0) {
+			ctl_warn("daemon %lld of '%s' still runs %d s after the unmount; "
+				 "sending SIGTERM", (long long)info->pid, a->cell,
+				 CTL_UMOUNT_TERM_MS / 1000);
+			kill((pid_t)info->pid, SIGTERM);
+		}
 		sleep_ms(20);
 		waited += 20;
 	}
 	return rc;
+}
+
+/* Remove the mount point when it is the default one under STORE/mnt. */
+static void remove_default_mountpoint(struct ctl *c, const struct mount_args *a, const char *mp)
+{
+	char name[FC_CELL_NAME_MAX + 32], want[PATH_MAX];
+
+	if (fc_ctl_run_name(a->cell, a->ckpt, "", name, sizeof(name)) < 0)
+		return;
+	if ((size_t)snprintf(want, sizeof(want), "%s/mnt/%s", c->st->path, name) >= sizeof(want) ||
+	    strcmp(want, mp) != 0)
+		return;
+	snprintf(want, sizeof(want), "mnt/%s", name);
+	unlinkat(c->st->root_fd, want, AT_REMOVEDIR);   /* only if empty */
 }
 
 static void umount_print(struct ctl *c, const struct mount_args *a, const char *mp, bool stale)
@@ -448,6 +477,7 @@ int cmd_umount(struct ctl *c, int argc, char **argv)
 		rc = stale_cleanup(c, &a, &info, &d);
 	if (rc < 0)
 		return ctl_fail(c, rc, &d);
+	remove_default_mountpoint(c, &a, info.mountpoint);
 	umount_print(c, &a, info.mountpoint, s == FC_SERVE_STALE);
 	return CTL_EXIT_OK;
 }

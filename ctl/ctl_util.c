@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,9 +100,31 @@ void ctl_json_out(cJSON *obj)
 	cJSON_Delete(obj);
 }
 
+/*
+ * LMDB reports a short write as EIO, and a full disk makes pwrite short
+ * before it fails: tell the user what is really wrong.
+ */
+static bool ctl_store_full(const struct ctl *c)
+{
+	struct statvfs sv;
+
+	return c->st && fstatvfs(c->st->root_fd, &sv) == 0 &&
+	       (uint64_t)sv.f_bavail * sv.f_frsize < (1u << 20);
+}
+
 int ctl_fail(struct ctl *c, int rc, const struct fc_diag *d)
 {
-	const char *msg = fc_diag_msg(d, rc);
+	struct fc_diag full;
+	const char *msg;
+
+	if ((rc == -EIO || rc == FC_EMDB || rc == -ENOSPC) && ctl_store_full(c)) {
+		fc_diag_init(&full);
+		fc_diag_set(&full, -ENOSPC, "%s (no space left on the store's filesystem; the "
+			    "store stays consistent)", fc_diag_msg(d, rc));
+		rc = -ENOSPC;
+		d = &full;
+	}
+	msg = fc_diag_msg(d, rc);
 
 	/* Names in messages come from users: never echo control bytes. */
 	fputs("forkcellctl: error: ", stderr);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "run.h"
 #include "fc_log.h"
 
 #ifndef FORKCELL_VERSION
@@ -49,6 +50,36 @@ const struct ctl_cmd ctl_commands[] = {
 	{ "fsck", cmd_fsck, "", "check the store's invariants (exit 1 when problems are found)",
 	  NULL },
 	{ "delete", cmd_delete, "CELL", "delete a cell (its data is reclaimed by gc)", NULL },
+	{ "run", cmd_run, "CELL [OPTIONS] -- COMMAND [ARG...]",
+	  "run a command in a sandbox: checkpoint, receipt, decision",
+	  "  --checkpoint-before  checkpoint before the run (every run does; kept for\n"
+	  "                       compatibility with the preview)\n"
+	  "  --checkpoint-name N  name of that checkpoint\n"
+	  "  --restore-on-fail    restore the checkpoint when the command fails\n"
+	  "  --accept-on-success  record an accept decision when it succeeds\n"
+	  "  --timeout SECONDS    kill the whole sandbox after SECONDS (status 124)\n"
+	  "  --runtime NAME       local (bubblewrap, default), docker, openshell\n"
+	  "  --image IMAGE        sandbox image (docker, openshell)\n"
+	  "  --workdir DIR        the mount's place in the sandbox (default /workspace)\n"
+	  "  --env K=V            set a variable (repeatable; nothing else is inherited)\n"
+	  "  --env-public K       record the value of K in the receipt (default: name only)\n"
+	  "  --policy FILE        bind an OpenShell policy file to the run\n"
+	  "  --exit-with-command  exit with the command's status (default: 0 when the\n"
+	  "                       run was recorded, 125 on forkcellctl's own failure)\n"
+	  "  --format json|md     print the receipt as JSON or Markdown\n" },
+	{ "receipt", cmd_receipt, "show [ID] | list | verify",
+	  "read and verify the signed receipt chain",
+	  "  show [ID|--latest] [--cell CELL] [--format json|md]\n"
+	  "  list [--cell CELL] [--since 2026-11-28T00:00:00Z]\n"
+	  "  verify [--all]       check every hash, link and signature\n" },
+	{ "review", cmd_review, "status", "pending runs and decisions per cell", NULL },
+	{ "accept", cmd_accept, "CELL", "accept a run's changes (a signed decision record)",
+	  "  --run ID             the run (default: the newest pending run)\n"
+	  "  --reason TEXT        recorded in the decision\n"
+	  "  --force              accept a run whose command failed\n" },
+	{ "reject", cmd_reject, "CELL --run ID", "restore the checkpoint taken before a run",
+	  "  --run ID             the run to reject\n"
+	  "  --reason TEXT        recorded in the decision\n" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

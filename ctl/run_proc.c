@@ -90,6 +90,8 @@ static int spawn_child(const struct run_spec *spec, int out_w, int err_w, pid_t 
 	sigfillset(&all);
 	posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
+	if (spec->pass_fd)
+		posix_spawn_file_actions_adddup2(&fa, spec->extra_fd, 3);
 	/* Every fd we own is O_CLOEXEC; the dup2 targets are not. */
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);

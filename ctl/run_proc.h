@@ -54,6 +54,8 @@ struct run_spec {
 	int timeout_ms;      /* <= 0: none */
 	run_timeout_fn on_timeout;
 	void *timeout_arg;
+	bool pass_fd;        /* give extra_fd to the child as fd 3 (bwrap's status fd) */
+	int extra_fd;
 };
 
 void run_capture_init(struct run_capture *c, int tee_fd);

@@ -31,6 +31,8 @@ struct runtime_req {
 	const char *image;           /* docker/openshell image, NULL for default */
 	int timeout_s;               /* <= 0: none */
 	const char *run_id;
+	const char *policy_path;     /* policy snapshot handed to the runtime, NULL: none */
+	const char *events_path;     /* where to keep the runtime's event log, NULL: nowhere */
 };
 
 struct runtime_result {
@@ -41,6 +43,12 @@ struct runtime_result {
 	const char *exit_source;     /* "waitpid", "engine_wait", "exec_event", "sentinel", ... */
 	int64_t sandbox_start_ms;
 	int64_t collect_ms;
+	/* Runtimes with their own event log (openshell: the OCSF JSONL file). */
+	char sandbox_name[RT_ID_MAX];
+	int cli_status;              /* openshell: the exec CLI's own exit status */
+	bool events_complete;        /* the whole event log was read */
+	uint64_t events_bytes, events_lines;
+	uint8_t events_sha256[FC_SHA256_LEN];
 };
 
 struct runtime_ops {
@@ -58,5 +66,6 @@ const struct runtime_ops *runtime_find(const char *name);
 
 extern const struct runtime_ops runtime_local;
 extern const struct runtime_ops runtime_docker;
+extern const struct runtime_ops runtime_openshell;
 
 #endif

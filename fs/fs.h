@@ -78,6 +78,7 @@ struct fs_opts {
 	bool ro;
 	bool allow_other;
 	bool default_permissions;
+	bool writeback;           /* -o writeback_cache (see fs_op_init) */
 };
 
 /* ---- command line (fs_opts.c) ---- */

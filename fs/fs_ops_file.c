@@ -6,9 +6,11 @@
  * per-handle state exists (fi->fh is 0). Reads splice straight from the
  * blob fd; writes go to the blob fd and only touch the in-memory overlay
  * (fs_attr.c); flush (close), release and fsync write the overlay to LMDB.
- * With the writeback cache the kernel handles O_APPEND, mtime and the
- * clearing of setuid/setgid bits (it sends a setattr), and does all file
- * locking locally (we implement no lock handlers).
+ * The kernel computes O_APPEND offsets, clears setuid/setgid bits on
+ * write (it sends a setattr) and does all file locking locally (we
+ * implement no lock handlers). Without the (opt-in) writeback cache every
+ * write(2) reaches us synchronously, so a restore never races with dirty
+ * kernel pages.
  */
 #include "fs.h"
 

@@ -41,6 +41,9 @@ void fs_usage(FILE *out)
 		"  -o no_default_permissions\n"
 		"  -o log=FILE            append diagnostics to FILE\n"
 		"  -o fsname=NAME         the source shown in /proc/mounts\n"
+		"  -o writeback_cache     kernel write-back caching: faster small writes,\n"
+		"                         but a restore cannot shrink files the kernel\n"
+		"                         still caches (off by default)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Without -f the program returns once the mount and its control socket\n"
@@ -88,6 +91,8 @@ static int fs_opt_one(struct fs_opts *o, const char *opt)
 		o->default_permissions = true;
 	else if (strcmp(opt, "no_default_permissions") == 0)
 		o->default_permissions = false;
+	else if (strcmp(opt, "writeback_cache") == 0)
+		o->writeback = true;
 	else if (strcmp(opt, "debug") == 0)
 		o->debug = true;
 	else if (!fs_opt_ignored(opt) && opt[0] != '\0') {

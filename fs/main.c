@@ -73,13 +73,15 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 			    FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ |
 			    FUSE_CAP_CACHE_SYMLINKS;
 
-	if (getenv("FORKCELLFS_WRITEBACK"))
+	if (ctx->opts->writeback && !ctx->ro)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
 	conn->want |= want & conn->capable;
 	conn->want &= ~(want & ~conn->capable);
 	/* The kernel does all locking itself (flock and POSIX locks), clears
 	 * setuid bits itself, and only we change the tree: data is
-	 * invalidated explicitly after a restore. */
+	 * invalidated explicitly after a restore. The writeback cache is
+	 * opt-in: with it the kernel never takes a file's size from us again,
+	 * so a restore could not shrink a cached file. */
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_HANDLE_KILLPRIV |
 			FUSE_CAP_AUTO_INVAL_DATA);
 	conn->time_gran = 1;
