@@ -38,8 +38,8 @@ int fc_open_beneath(int dirfd, const char *relpath, int flags, mode_t mode);
 
 /*
  * Create every missing directory of relpath beneath dirfd (mode, before
- * umask). Existing directories are fine; a non-directory in the way is
- * -ENOTDIR; symlinks are refused (-ELOOP). 0 or -errno.
+ * umask). Existing directories are fine; a non-directory in the way, a
+ * symlink included (never followed), is -ENOTDIR. 0 or -errno.
  */
 int fc_mkdir_p(int dirfd, const char *relpath, mode_t mode);
 

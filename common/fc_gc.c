@@ -148,6 +148,15 @@ static bool gc_cell_exists(const struct gc *gc, const char *cell)
 	return false;
 }
 
+/* Does this gc hold the writer lock of cell (taken by gc_lock_all)? */
+static bool gc_holds(const struct gc *gc, const char *cell)
+{
+	for (size_t i = 0; i < gc->n_locks; i++)
+		if (gc->locks[i].fd >= 0 && strcmp(gc->locks[i].cell, cell) == 0)
+			return true;
+	return false;
+}
+
 /* Load every generation and cell, mark what is live. */
 static int gc_mark(struct gc *gc)
 {
@@ -169,7 +178,7 @@ static int gc_mark(struct gc *gc)
 
 		if (nd->g.kind == FC_GEN_CHECKPOINT && exists)
 			gc_mark_chain(gc, nd->id);
-		else if (nd->g.kind == FC_GEN_HEAD && !exists &&
+		else if (nd->g.kind == FC_GEN_HEAD && !exists && !gc_holds(gc, nd->g.cell) &&
 			 fc_cell_lock_held(gc->st, nd->g.cell, 0) != 0)
 			gc_mark_chain(gc, nd->id);      /* an init in progress */
 		else if (nd->g.kind == FC_GEN_CHECKPOINT &&

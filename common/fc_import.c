@@ -81,6 +81,7 @@ static void imp_fill_inode(struct fc_inode *in, const struct stat *sb, uint64_t 
 	in->uid = sb->st_uid;
 	in->gid = sb->st_gid;
 	in->nlink = 1;
+	in->size = S_ISREG(sb->st_mode) ? (uint64_t)sb->st_size : 0;
 	in->rdev = (S_ISCHR(sb->st_mode) || S_ISBLK(sb->st_mode)) ? sb->st_rdev : 0;
 	in->atime = imp_ts(&sb->st_atim);
 	in->mtime = imp_ts(&sb->st_mtim);
@@ -284,12 +285,41 @@ static int imp_join(const char *dir, const char *name, char **out)
 	return 0;
 }
 
+/* The data of a non-directory: a base blob, a symlink target, or nothing. */
+static int imp_data(struct imp *im, int dfd, const char *name, const char *rel, uint64_t ino,
+		    struct fc_inode *in)
+{
+	char target[FC_SYMLINK_MAX + 1];
+	ssize_t n;
+
+	if (S_ISREG(in->mode)) {
+		int rc = 0;
+
+		im->stats.files++;
+		im->stats.bytes += in->size;
+		if (in->size > 0)
+			rc = imp_base_blob(im, rel, in->size, &in->blob);
+		in->blob_gen = in->blob ? im->gen : 0;
+		return rc;
+	}
+	if (!S_ISLNK(in->mode)) {
+		im->stats.specials++;
+		return 0;
+	}
+	n = readlinkat(dfd, name, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	in->size = (uint64_t)n;
+	im->stats.symlinks++;
+	return fc_symlink_put(&im->t, &im->v, ino, target);
+}
+
 /* Import one non-directory entry, or queue a directory. */
 static int imp_entry(struct imp *im, int dfd, const struct imp_dir *dir, const char *name,
 		     uint32_t *subdirs)
 {
 	char xpath[64 + NAME_MAX];
-	char target[FC_SYMLINK_MAX + 1];
 	struct fc_inode in;
 	struct fc_dirent de = { 0 };
 	struct stat sb;
@@ -322,30 +352,9 @@ static int imp_entry(struct imp *im, int dfd, const struct imp_dir *dir, const c
 		goto out;
 	}
 	imp_fill_inode(&in, &sb, dir->ino, name);
-	if (S_ISREG(sb.st_mode)) {
-		im->stats.files++;
-		im->stats.bytes += (uint64_t)sb.st_size;
-		in.size = (uint64_t)sb.st_size;
-		if (sb.st_size > 0 && (rc = imp_base_blob(im, rel, in.size, &in.blob)) < 0)
-			goto out;
-		in.blob_gen = in.blob ? im->gen : 0;
-	} else if (S_ISLNK(sb.st_mode)) {
-		ssize_t n = readlinkat(dfd, name, target, sizeof(target) - 1);
-
-		if (n < 0) {
-			rc = -errno;
-			goto out;
-		}
-		target[n] = '\0';
-		in.size = (uint64_t)n;
-		im->stats.symlinks++;
-		rc = fc_symlink_put(&im->t, &im->v, de.ino, target);
-		if (rc < 0)
-			goto out;
-	} else {
-		im->stats.specials++;
-	}
-	rc = fc_inode_put(&im->t, &im->v, de.ino, &in);
+	rc = imp_data(im, dfd, name, rel, de.ino, &in);
+	if (rc == 0)
+		rc = fc_inode_put(&im->t, &im->v, de.ino, &in);
 	if (rc == 0)
 		rc = imp_remember_link(im, &sb, de.ino);
 	snprintf(xpath, sizeof(xpath), "/proc/self/fd/%d/%s", dfd, name);

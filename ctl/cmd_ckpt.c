@@ -379,3 +379,77 @@ int cmd_fork(struct ctl *c, int argc, char **argv)
 	ctl_json_out(r);
 	return CTL_EXIT_OK;
 }
+
+/* ---- checkpoint-delete ---- */
+
+/*
+ * Drop a checkpoint's name: the generation becomes abandoned, so gc can
+ * reclaim it unless a live chain still needs it. It never touches a head,
+ * so it is safe next to a daemon serving the cell.
+ */
+static int ckpt_del_txn(struct fc_txn *t, void *arg, struct fc_diag *d)
+{
+	struct ckpt_args *a = arg;
+	struct fc_gen g;
+	int rc = fc_ckpt_resolve(t, a->cell, a->name, &a->ckpt);
+
+	if (rc < 0)
+		return ckpt_err(rc, a->cell, a->name, d);
+	rc = fc_gen_get(t, a->ckpt, &g);
+	if (rc == 0 && strcmp(g.cell, a->cell) != 0)
+		return fc_diag_set(d, FC_ESTATE, "checkpoint '%s' belongs to cell '%s'", a->name,
+				   g.cell);
+	if (rc < 0)
+		return rc;
+	g.kind = FC_GEN_ABANDONED;
+	g.name[0] = '\0';
+	return fc_gen_put(t, a->ckpt, &g);
+}
+
+int cmd_checkpoint_delete(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = { CTL_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	const struct ctl_cmd *cmd = ctl_cmd_find("checkpoint-delete");
+	struct ckpt_args a = { 0 };
+	struct fc_diag d;
+	int o, rc, lock_fd = -1, held;
+	cJSON *r;
+
+	while ((o = getopt_long(argc, argv, "hv", opts, NULL)) != -1)
+		CTL_OPT_COMMON(c, cmd, o);
+	if (argc - optind != 2)
+		return ctl_usage(cmd, "checkpoint-delete takes CELL CHECKPOINT");
+	a.cell = argv[optind];
+	a.name = argv[optind + 1];
+	if (ctl_name_arg(c, "cell", a.cell) || ctl_store_open(c, false) < 0)
+		return CTL_EXIT_FAIL;
+	fc_diag_init(&d);
+	rc = ctl_cell_must_exist(c, a.cell, NULL, &d);
+	/* Serialise with direct writers; a daemon holding the lock is fine. */
+	if (rc == 0) {
+		rc = fc_cell_lock_try(c->st, a.cell, 0, &lock_fd, &d);
+		if (rc == FC_ELOCKED)
+			rc = 0;
+	}
+	if (rc == 0)
+		rc = direct_write(c, ckpt_del_txn, &a, &a.ms, &d);
+	held = rc == 0 ? fc_cell_lock_held(c->st, a.cell, a.ckpt) : 0;
+	fc_cell_lock_release(lock_fd);
+	if (rc < 0)
+		return ctl_fail(c, rc, &d);
+	if (held == 1)
+		ctl_warn("checkpoint %llu is mounted (time travel); it stays readable there",
+			 (unsigned long long)a.ckpt);
+	if (!c->json) {
+		printf("deleted checkpoint %llu '%s' of cell '%s'; 'forkcellctl gc %s' reclaims "
+		       "what no other generation needs\n", (unsigned long long)a.ckpt, a.name,
+		       a.cell, a.cell);
+		return CTL_EXIT_OK;
+	}
+	r = fc_ctl_reply_ok();
+	cJSON_AddStringToObject(r, "cell", a.cell);
+	cJSON_AddNumberToObject(r, "deleted", (double)a.ckpt);
+	cJSON_AddStringToObject(r, "name", a.name);
+	ctl_json_out(r);
+	return CTL_EXIT_OK;
+}

@@ -271,8 +271,9 @@ int cmd_run(struct ctl *c, int argc, char **argv)
 	cJSON_Delete(s.changes);
 	cJSON_Delete(s.policy);
 	if (rc < 0) {
-		ctl_fail(c, rc, &d);
-		return RUN_EXIT_INTERNAL;
+		/* With --exit-with-command, 1 could be the command's: use 125. */
+		rc = ctl_fail(c, rc, &d);
+		return o.exit_with_command && rc != CTL_EXIT_USAGE ? RUN_EXIT_INTERNAL : rc;
 	}
 	return o.exit_with_command ? s.rt.st.status : CTL_EXIT_OK;
 }

@@ -114,6 +114,8 @@ static void tree_line(const struct tree *tr, size_t i, int indent)
 	ctl_fmt_time(nd->g.created_ns, when, sizeof(when));
 	printf("%*s* %llu %-10s %-20s %s", indent, "", (unsigned long long)nd->id,
 	       kind_name(nd->g.kind), nd->g.name[0] ? nd->g.name : "-", when);
+	if (nd->g.parent)
+		printf("  parent %llu", (unsigned long long)nd->g.parent);
 	if (strcmp(nd->g.cell, tr->cell) != 0)
 		printf("  (cell %s)", nd->g.cell);
 	if (nd->id == tr->head)

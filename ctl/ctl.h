@@ -127,6 +127,7 @@ int cmd_list(struct ctl *c, int argc, char **argv);
 int cmd_delete(struct ctl *c, int argc, char **argv);
 int cmd_checkpoint(struct ctl *c, int argc, char **argv);
 int cmd_checkpoints(struct ctl *c, int argc, char **argv);
+int cmd_checkpoint_delete(struct ctl *c, int argc, char **argv);
 int cmd_restore(struct ctl *c, int argc, char **argv);
 int cmd_fork(struct ctl *c, int argc, char **argv);
 int cmd_diff(struct ctl *c, int argc, char **argv);

@@ -33,6 +33,8 @@ const struct ctl_cmd ctl_commands[] = {
 	{ "list", cmd_list, "", "list the cells of the store", NULL },
 	{ "checkpoint", cmd_checkpoint, "CELL", "freeze the current tree (O(1))",
 	  "  --name NAME          checkpoint name (default ckpt-<id>)\n" },
+	{ "checkpoint-delete", cmd_checkpoint_delete, "CELL CHECKPOINT",
+	  "drop a checkpoint (gc reclaims what nothing else needs)", NULL },
 	{ "checkpoints", cmd_checkpoints, "CELL", "show the generation tree of a cell", NULL },
 	{ "restore", cmd_restore, "CELL [CHECKPOINT]",
 	  "switch the cell back to a checkpoint (default: the latest)", NULL },

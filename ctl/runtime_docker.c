@@ -1,28 +1,55 @@
 /*
  * runtime_docker: run the command in a Docker container through the
- * Engine API on /var/run/docker.sock (libcurl over a Unix socket; no
- * `docker` CLI). The cell's FUSE mount (made with allow_other) is bind
- * mounted read-write at the workdir; network "none"; every capability
- * dropped; no-new-privileges; read-only root filesystem with a tmpfs /tmp;
- * cpu, memory and pids limits. Output comes from the logs stream (follow),
- * the status from /containers/{id}/wait, never from the output.
+ * Engine API on /var/run/docker.sock (libcurl over a Unix socket for the
+ * plain calls, a raw socket for the attach stream; no `docker` CLI). The
+ * cell's FUSE mount (made with allow_other) is bind mounted read-write at the
+ * workdir; network "none"; every capability dropped; no-new-privileges; a
+ * read-only root filesystem with a tmpfs /tmp; an init process that reaps
+ * orphans; cpu, memory and pids limits. The command runs as the owner of the
+ * workspace (FORKCELL_DOCKER_USER overrides), so files it creates belong to
+ * whoever owns the cell's files on the host, and a root-owned cell is worked on
+ * by a root without capabilities. Standard input is forwarded and stdout and
+ * stderr come back live through the attach stream, which is opened before the
+ * container starts so no output is missed. The status comes from
+ * /containers/{id}/wait, never from the output.
  */
 #include "runtime.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #define DOCKER_SOCK_DEFAULT "/var/run/docker.sock"
-#define DOCKER_API "http://localhost/v1.41"
+#define DOCKER_PIDFILE_DEFAULT "/var/run/docker.pid"
 #define DOCKER_IMAGE_DEFAULT "forkcell-sandbox:latest"
+/* The API version the request bodies are written for (Docker 20.10). */
+#define DOCKER_API_MAJOR 1
+#define DOCKER_API_MINOR 41
 #define DOCKER_PIDS_LIMIT 512
 #define DOCKER_MEMORY (2LL << 30)
 #define DOCKER_NANO_CPUS 1000000000LL
+/* How long a killed container may take to close its stream and report. */
+#define DOCKER_KILL_GRACE_MS 30000
+#define DOCKER_CALL_TIMEOUT_MS 60000
+#define DOCKER_HDR_MAX 8192
+
+/*
+ * The API version used for every call after probe: ours when the engine
+ * supports it, else the nearest one it does (the fields we use have not
+ * changed between 1.25 and 1.51). forkcellctl is single-threaded.
+ */
+static char api_version[16] = "1.41";
 
 struct docker_state {
 	char id[RT_ID_MAX];
@@ -33,13 +60,21 @@ struct http_body {
 	size_t len;
 };
 
-/* Demultiplexes the logs stream: frames of [type, 0, 0, 0, len BE32] + payload. */
+/* Demultiplexes the attach stream: frames of [type, 0, 0, 0, len BE32] + payload. */
 struct log_demux {
 	struct run_capture *out, *err;
 	unsigned char hdr[8];
 	size_t hdr_have;
 	size_t payload_left;
 	int stream;
+};
+
+/* Standard input on its way into the container. */
+struct stdin_pump {
+	int fd;         /* -1 once at EOF */
+	bool shut;      /* write side of the socket shut down: the container saw EOF */
+	size_t len, off;
+	char buf[65536];
 };
 
 static const char *docker_sock(void)
@@ -64,10 +99,23 @@ static size_t body_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* "/v1.41" + the formatted path into buf (the part after the host). */
+static void __attribute__((format(printf, 3, 4))) api_path(char *buf, size_t cap, const char *fmt,
+							   ...)
+{
+	int n = snprintf(buf, cap, "/v%s", api_version);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf + n, cap - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
 /*
- * One API call. method "GET"/"POST"/"DELETE", json body or NULL. *code
- * gets the HTTP status, *resp the body (caller frees) when resp is set.
- * timeout_ms 0 = none. Returns 0 or FC_ESTATE with d set on transport errors.
+ * One API call. method "GET"/"POST"/"DELETE", path from api_path (or an
+ * unversioned one), json body or NULL. *code gets the HTTP status, *resp the
+ * body (caller frees) when resp is set. timeout_ms 0 = none. Returns 0,
+ * -ETIMEDOUT, -ENOMEM, or FC_ESTATE on other transport errors, with d set.
  */
 static int docker_call(const char *method, const char *path, const char *json, long timeout_ms,
 		       long *code, char **resp, struct fc_diag *d)
@@ -79,8 +127,8 @@ static int docker_call(const char *method, const char *path, const char *json, l
 	CURLcode cc;
 
 	if (!c)
-		return -ENOMEM;
-	snprintf(url, sizeof(url), "%s%s", DOCKER_API, path);
+		return fc_diag_set(d, -ENOMEM, "out of memory");
+	snprintf(url, sizeof(url), "http://localhost%s", path);
 	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, docker_sock());
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -89,13 +137,15 @@ static int docker_call(const char *method, const char *path, const char *json, l
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if (timeout_ms > 0)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	/* No "Expect: 100-continue" round trip for bodies over 1 KiB. */
+	hdrs = curl_slist_append(hdrs, "Expect:");
 	if (json) {
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
 	} else if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
 	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
 	curl_slist_free_all(hdrs);
@@ -122,10 +172,37 @@ static void api_message(const char *resp, char *out, size_t cap)
 	cJSON_Delete(j);
 }
 
+/* "1.41" -> 141 (major * 100 + minor); -1 when not a version. */
+static int api_num(const cJSON *v)
+{
+	unsigned major, minor;
+
+	if (!cJSON_IsString(v) || sscanf(v->valuestring, "%u.%u", &major, &minor) != 2 ||
+	    major > 9 || minor > 99)
+		return -1;
+	return (int)(major * 100 + minor);
+}
+
+/* Pick the API version from /version's ApiVersion and MinAPIVersion. */
+static void api_negotiate(const cJSON *ver)
+{
+	int want = DOCKER_API_MAJOR * 100 + DOCKER_API_MINOR;
+	int max = api_num(cJSON_GetObjectItemCaseSensitive(ver, "ApiVersion"));
+	int min = api_num(cJSON_GetObjectItemCaseSensitive(ver, "MinAPIVersion"));
+	int use = want;
+
+	if (max > 0 && max < want)
+		use = max;
+	else if (min > want)
+		use = min;
+	snprintf(api_version, sizeof(api_version), "%d.%d", use / 100, use % 100);
+}
+
 static int docker_probe(struct runtime_result *res, struct fc_diag *d)
 {
 	char *resp = NULL;
 	long code = 0;
+	/* Unversioned: every engine answers it, whatever versions it supports. */
 	int rc = docker_call("GET", "/version", NULL, 10000, &code, &resp, d);
 	cJSON *j;
 	const cJSON *v;
@@ -134,46 +211,122 @@ static int docker_probe(struct runtime_result *res, struct fc_diag *d)
 		return rc;
 	j = cJSON_Parse(resp ? resp : "");
 	v = cJSON_GetObjectItemCaseSensitive(j, "Version");
-	if (code != 200 || !cJSON_IsString(v))
+	if (code != 200 || !cJSON_IsString(v)) {
 		rc = fc_diag_set(d, FC_ESTATE, "docker engine: unexpected /version reply (HTTP %ld)",
 				 code);
-	else
-		snprintf(res->version, sizeof(res->version), "docker-engine %s", v->valuestring);
+	} else {
+		api_negotiate(j);
+		snprintf(res->version, sizeof(res->version), "docker-engine %s (api %s)",
+			 v->valuestring, api_version);
+	}
 	cJSON_Delete(j);
 	free(resp);
 	return rc;
 }
 
-static cJSON *create_body(const struct runtime_req *req, const char *image)
+/*
+ * dockerd resolves the bind source in its own mount namespace. A cell
+ * mounted in another one (a test under `unshare -m`) would show up in the
+ * container as the empty directory beneath the mount, and the run would
+ * silently work on nothing: compare what dockerd sees at that path (through
+ * /proc/PID/root) with ours. When dockerd's pid is unknown or its /proc entry
+ * unreadable (a remote or rootless engine), there is nothing to compare.
+ */
+static int check_mount_visible(const char *mountpoint, const struct stat *ours,
+			       struct fc_diag *d)
+{
+	const char *pidfile = getenv("FORKCELL_DOCKERD_PIDFILE");
+	char buf[32] = "", path[4200];
+	struct stat theirs = { 0 };
+	FILE *f = fopen(pidfile && *pidfile ? pidfile : DOCKER_PIDFILE_DEFAULT, "re");
+	long pid = 0;
+	bool missing = false;
+
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			pid = strtol(buf, NULL, 10);
+		fclose(f);
+	}
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/root%s", pid, mountpoint);
+	if (stat(path, &theirs) < 0) {
+		if (errno != ENOENT)
+			return 0;
+		missing = true;
+	}
+	if (missing || theirs.st_dev != ours->st_dev || theirs.st_ino != ours->st_ino)
+		return fc_diag_set(d, FC_ESTATE,
+				   "docker: dockerd (pid %ld) does not see the cell's mount '%s' (it "
+				   "runs in another mount namespace); mount the cell where dockerd "
+				   "runs",
+				   pid, mountpoint);
+	return 0;
+}
+
+/* Who runs the command: FORKCELL_DOCKER_USER, else the workspace's owner. */
+static int pick_user(const char *mountpoint, char *user, size_t cap, struct fc_diag *d)
+{
+	const char *u = getenv("FORKCELL_DOCKER_USER");
+	struct stat st;
+	int rc;
+
+	if (stat(mountpoint, &st) < 0)
+		return fc_diag_set(d, -errno, "docker: cannot stat the cell's mount '%s': %s",
+				   mountpoint, fc_strerror(-errno));
+	rc = check_mount_visible(mountpoint, &st, d);
+	if (rc < 0)
+		return rc;
+	if (u && *u)
+		snprintf(user, cap, "%s", u);
+	else
+		snprintf(user, cap, "%u:%u", (unsigned)st.st_uid, (unsigned)st.st_gid);
+	return 0;
+}
+
+static cJSON *create_body(const struct runtime_req *req, const char *image, const char *user)
 {
 	cJSON *b = cJSON_CreateObject();
 	cJSON *hc = cJSON_AddObjectToObject(b, "HostConfig");
 	cJSON *cmd = cJSON_AddArrayToObject(b, "Cmd");
 	cJSON *env = cJSON_AddArrayToObject(b, "Env");
-	cJSON *binds = cJSON_AddArrayToObject(hc, "Binds");
+	cJSON *mounts = cJSON_AddArrayToObject(hc, "Mounts");
 	cJSON *labels = cJSON_AddObjectToObject(b, "Labels");
-	char bind[8192];
+	cJSON *m = cJSON_CreateObject();
 
 	for (size_t i = 0; req->argv[i]; i++)
 		cJSON_AddItemToArray(cmd, cJSON_CreateString(req->argv[i]));
 	for (size_t i = 0; req->env && req->env[i]; i++)
 		cJSON_AddItemToArray(env, cJSON_CreateString(req->env[i]));
 	cJSON_AddStringToObject(b, "Image", image);
+	cJSON_AddStringToObject(b, "User", user);
 	cJSON_AddStringToObject(b, "WorkingDir", req->workdir);
 	cJSON_AddFalseToObject(b, "Tty");
-	cJSON_AddFalseToObject(b, "OpenStdin");
+	/* stdin is attached once and closed at its EOF (StdinOnce). */
+	cJSON_AddTrueToObject(b, "OpenStdin");
+	cJSON_AddTrueToObject(b, "StdinOnce");
+	cJSON_AddTrueToObject(b, "AttachStdin");
+	cJSON_AddTrueToObject(b, "AttachStdout");
+	cJSON_AddTrueToObject(b, "AttachStderr");
 	cJSON_AddTrueToObject(b, "NetworkDisabled");
 	cJSON_AddStringToObject(labels, "forkcell.run", req->run_id);
 	cJSON_AddStringToObject(labels, "forkcell.cell", req->cell);
-	snprintf(bind, sizeof(bind), "%s:%s:rw", req->mountpoint, req->workdir);
-	cJSON_AddItemToArray(binds, cJSON_CreateString(bind));
+	/* Mounts, not Binds: no ':' parsing, and a missing source fails instead of appearing. */
+	cJSON_AddStringToObject(m, "Type", "bind");
+	cJSON_AddStringToObject(m, "Source", req->mountpoint);
+	cJSON_AddStringToObject(m, "Target", req->workdir);
+	cJSON_AddFalseToObject(m, "ReadOnly");
+	cJSON_AddItemToArray(mounts, m);
 	cJSON_AddStringToObject(hc, "NetworkMode", "none");
+	cJSON_AddStringToObject(hc, "IpcMode", "private");
 	cJSON_AddItemToObject(hc, "CapDrop", cJSON_CreateStringArray((const char *[]){ "ALL" }, 1));
 	cJSON_AddItemToObject(hc, "SecurityOpt",
 			      cJSON_CreateStringArray((const char *[]){ "no-new-privileges" }, 1));
 	cJSON_AddTrueToObject(hc, "ReadonlyRootfs");
-	cJSON_AddObjectToObject(hc, "Tmpfs");
-	cJSON_AddStringToObject(cJSON_GetObjectItem(hc, "Tmpfs"), "/tmp", "rw,nosuid,size=256m");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(hc, "Tmpfs"), "/tmp",
+				"rw,nosuid,nodev,size=256m");
+	/* docker-init as pid 1 reaps orphans and passes the command's status through. */
+	cJSON_AddTrueToObject(hc, "Init");
 	cJSON_AddNumberToObject(hc, "PidsLimit", DOCKER_PIDS_LIMIT);
 	cJSON_AddNumberToObject(hc, "Memory", (double)DOCKER_MEMORY);
 	cJSON_AddNumberToObject(hc, "NanoCpus", (double)DOCKER_NANO_CPUS);
@@ -186,26 +339,32 @@ static int docker_create(const struct runtime_req *req, struct runtime_result *r
 {
 	const char *image = req->image ? req->image : DOCKER_IMAGE_DEFAULT;
 	struct docker_state *s = calloc(1, sizeof(*s));
-	cJSON *body = create_body(req, image), *j = NULL;
-	char *json = cJSON_PrintUnformatted(body), *resp = NULL, path[256], msg[512];
+	cJSON *body = NULL, *j = NULL;
+	char *json = NULL, *resp = NULL, path[256], msg[512], user[64];
 	int64_t t0 = run_now_ns();
 	long code = 0;
-	int rc;
+	int rc = pick_user(req->mountpoint, user, sizeof(user), d);
 
-	cJSON_Delete(body);
+	if (rc < 0)
+		goto out;
+	body = create_body(req, image, user);
+	json = body ? cJSON_PrintUnformatted(body) : NULL;
 	if (!s || !json) {
-		rc = -ENOMEM;
+		rc = fc_diag_set(d, -ENOMEM, "out of memory");
 		goto out;
 	}
-	snprintf(path, sizeof(path), "/containers/create?name=fc-%s", req->run_id);
-	rc = docker_call("POST", path, json, 60000, &code, &resp, d);
+	api_path(path, sizeof(path), "/containers/create?name=fc-%s", req->run_id);
+	rc = docker_call("POST", path, json, DOCKER_CALL_TIMEOUT_MS, &code, &resp, d);
 	if (rc < 0)
 		goto out;
 	j = cJSON_Parse(resp ? resp : "");
 	if (code != 201 || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "Id"))) {
 		api_message(resp, msg, sizeof(msg));
-		rc = fc_diag_set(d, FC_ESTATE, "docker: cannot create the container (HTTP %ld): %s",
-				 code, msg);
+		rc = fc_diag_set(d, FC_ESTATE, "docker: cannot create the container (HTTP %ld): %s%s",
+				 code, msg,
+				 code == 404 ? " (no registry is used: build the image with "
+					       "'make docker-image')"
+					     : "");
 		goto out;
 	}
 	snprintf(s->id, sizeof(s->id), "%s", cJSON_GetObjectItemCaseSensitive(j, "Id")->valuestring);
@@ -215,6 +374,7 @@ static int docker_create(const struct runtime_req *req, struct runtime_result *r
 	s = NULL;
 	res->sandbox_start_ms = (run_now_ns() - t0) / 1000000;
 out:
+	cJSON_Delete(body);
 	cJSON_Delete(j);
 	free(resp);
 	free(json);
@@ -222,14 +382,13 @@ out:
 	return rc;
 }
 
-static size_t demux_write(char *ptr, size_t size, size_t nmemb, void *arg)
+static void demux_feed(struct log_demux *m, const char *p, size_t n)
 {
-	struct log_demux *m = arg;
-	size_t n = size * nmemb, i = 0;
+	size_t i = 0;
 
 	while (i < n) {
 		if (m->payload_left == 0) {
-			m->hdr[m->hdr_have++] = (unsigned char)ptr[i++];
+			m->hdr[m->hdr_have++] = (unsigned char)p[i++];
 			if (m->hdr_have == 8) {
 				m->stream = m->hdr[0];
 				m->payload_left = (size_t)m->hdr[4] << 24 | (size_t)m->hdr[5] << 16 |
@@ -239,44 +398,192 @@ static size_t demux_write(char *ptr, size_t size, size_t nmemb, void *arg)
 			continue;
 		}
 		size_t take = n - i < m->payload_left ? n - i : m->payload_left;
-		struct run_capture *c = m->stream == 2 ? m->err : m->out;
 
-		run_capture_add(c, ptr + i, take);
+		run_capture_add(m->stream == 2 ? m->err : m->out, p + i, take);
 		i += take;
 		m->payload_left -= take;
 	}
-	return n;
 }
 
-/* Follow the logs until the container stops or the deadline; 1 on timeout. */
-static int follow_logs(const char *id, long timeout_ms, struct log_demux *m, struct fc_diag *d)
+/* Read the HTTP reply head of the attach request; bytes after it go to m. */
+static int attach_reply(int fd, struct log_demux *m, struct fc_diag *d)
 {
-	CURL *c = curl_easy_init();
-	char url[512];
-	CURLcode cc;
+	char buf[DOCKER_HDR_MAX + 1];
+	size_t len = 0;
+	char *end = NULL;
+	int status = 0;
 
-	if (!c)
-		return -ENOMEM;
-	snprintf(url, sizeof(url), "%s/containers/%s/logs?follow=1&stdout=1&stderr=1", DOCKER_API,
-		 id);
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, docker_sock());
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, demux_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, m);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	if (timeout_ms > 0)
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	cc = curl_easy_perform(c);
-	curl_easy_cleanup(c);
-	if (cc == CURLE_OPERATION_TIMEDOUT)
-		return 1;
-	if (cc != CURLE_OK)
-		return fc_diag_set(d, FC_ESTATE, "docker: cannot follow the container's output: %s",
-				   curl_easy_strerror(cc));
+	while (!end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (len == DOCKER_HDR_MAX)
+			return fc_diag_set(d, FC_ESTATE, "docker: attach: reply head too long");
+		if (poll(&p, 1, DOCKER_CALL_TIMEOUT_MS) == 0)
+			return fc_diag_set(d, -ETIMEDOUT, "docker: attach: no reply");
+		n = read(fd, buf + len, DOCKER_HDR_MAX - len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return fc_diag_set(d, FC_ESTATE, "docker: attach: connection closed");
+		len += (size_t)n;
+		buf[len] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+	}
+	if (sscanf(buf, "HTTP/%*u.%*u %d", &status) != 1 || (status != 101 && status != 200))
+		return fc_diag_set(d, FC_ESTATE, "docker: cannot attach to the container: %.*s",
+				   (int)strcspn(buf, "\r\n"), buf);
+	end += 4;
+	demux_feed(m, end, len - (size_t)(end - buf));
 	return 0;
 }
 
-static int wait_status(const char *id, int *status, struct fc_diag *d)
+/*
+ * Attach to the container's stdin, stdout and stderr: an HTTP request that
+ * the engine turns into a raw two-way stream (libcurl has no use for it).
+ * *fd gets the non-blocking socket. Returns 0 or an error with d set.
+ */
+static int attach_open(const char *id, struct log_demux *m, int *fd, struct fc_diag *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char req[512], path[256];
+	int s = -1, rc, n;
+
+	size_t plen = strlen(docker_sock());
+
+	if (plen >= sizeof(sa.sun_path))
+		return fc_diag_set(d, -ENAMETOOLONG, "docker: socket path too long");
+	memcpy(sa.sun_path, docker_sock(), plen + 1);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = fc_diag_set(d, -errno, "docker engine at '%s': %s", docker_sock(),
+				 fc_strerror(-errno));
+		goto fail;
+	}
+	api_path(path, sizeof(path), "/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1",
+		 id);
+	n = snprintf(req, sizeof(req),
+		     "POST %s HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\n"
+		     "Upgrade: tcp\r\nContent-Length: 0\r\n\r\n",
+		     path);
+	if (send(s, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		rc = fc_diag_set(d, FC_ESTATE, "docker: cannot send the attach request");
+		goto fail;
+	}
+	rc = attach_reply(s, m, d);
+	if (rc < 0)
+		goto fail;
+	*fd = s;
+	return 0;
+fail:
+	if (s >= 0)
+		close(s);
+	return rc;
+}
+
+/* Move standard input along: read it when the buffer is empty, send what is buffered. */
+static void stdin_step(struct stdin_pump *in, int sock, short sock_ev, short in_ev)
+{
+	ssize_t n;
+
+	if (in->fd >= 0 && in->len == 0 && (in_ev & (POLLIN | POLLHUP | POLLERR))) {
+		n = read(in->fd, in->buf, sizeof(in->buf));
+		if (n > 0) {
+			in->len = (size_t)n;
+			in->off = 0;
+		} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+			in->fd = -1;
+		}
+	}
+	if (in->len > 0 && (sock_ev & POLLOUT)) {
+		n = send(sock, in->buf + in->off, in->len - in->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			in->off += (size_t)n;
+			if (in->off == in->len)
+				in->len = in->off = 0;
+		} else if (n < 0 && errno != EINTR && errno != EAGAIN) {
+			/* The container closed its stdin: drop the rest. */
+			in->len = in->off = 0;
+			in->fd = -1;
+		}
+	}
+	if (in->fd < 0 && in->len == 0 && !in->shut) {
+		shutdown(sock, SHUT_WR);
+		in->shut = true;
+	}
+}
+
+static int64_t left_ms(int64_t deadline_ns)
+{
+	int64_t left = (deadline_ns - run_now_ns()) / 1000000;
+
+	return left > 0 ? left : 0;
+}
+
+static void kill_container(const char *id)
+{
+	char path[256];
+	long code = 0;
+
+	api_path(path, sizeof(path), "/containers/%s/kill?signal=KILL", id);
+	docker_call("POST", path, NULL, DOCKER_CALL_TIMEOUT_MS, &code, NULL, NULL);
+}
+
+/*
+ * Stream until the container closes its output. At the deadline (0: none)
+ * the container is killed and *timed_out set; the stream then ends within the
+ * grace period or we stop reading.
+ */
+static int pump(const char *id, int sock, struct log_demux *m, int64_t deadline,
+		bool *timed_out, struct fc_diag *d)
+{
+	struct stdin_pump *in = calloc(1, sizeof(*in));
+	char buf[65536];
+	int rc = 0;
+
+	if (!in)
+		return fc_diag_set(d, -ENOMEM, "out of memory");
+	/* Started with fd 0 closed, the socket itself may have become fd 0. */
+	in->fd = sock == STDIN_FILENO || fcntl(STDIN_FILENO, F_GETFD) < 0 ? -1 : STDIN_FILENO;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = sock, .events = POLLIN },
+				       { .fd = in->len == 0 ? in->fd : -1, .events = POLLIN } };
+		int wait_ms = deadline ? (int)left_ms(deadline) : -1;
+		ssize_t n;
+
+		if (in->len > 0)
+			p[0].events |= POLLOUT;
+		if (deadline && wait_ms == 0) {
+			if (*timed_out)
+				break; /* killed, yet the stream stays open: stop reading */
+			*timed_out = true;
+			kill_container(id);
+			deadline = run_now_ns() + DOCKER_KILL_GRACE_MS * 1000000LL;
+			continue;
+		}
+		if (poll(p, 2, wait_ms) < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = fc_diag_set(d, -errno, "docker: poll: %s", fc_strerror(-errno));
+			break;
+		}
+		stdin_step(in, sock, p[0].revents, p[1].revents);
+		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0)
+			demux_feed(m, buf, (size_t)n);
+		else if (n == 0)
+			break;
+		else if (errno != EINTR && errno != EAGAIN)
+			break; /* a reset after the container is gone: wait tells how it ended */
+	}
+	free(in);
+	return rc;
+}
+
+/* POST /wait; -ETIMEDOUT after timeout_ms (0: none). */
+static int wait_status(const char *id, long timeout_ms, int *status, struct fc_diag *d)
 {
 	char path[256], *resp = NULL;
 	long code = 0;
@@ -284,8 +591,8 @@ static int wait_status(const char *id, int *status, struct fc_diag *d)
 	const cJSON *sc;
 	int rc;
 
-	snprintf(path, sizeof(path), "/containers/%s/wait", id);
-	rc = docker_call("POST", path, NULL, 0, &code, &resp, d);
+	api_path(path, sizeof(path), "/containers/%s/wait", id);
+	rc = docker_call("POST", path, NULL, timeout_ms, &code, &resp, d);
 	if (rc < 0)
 		return rc;
 	j = cJSON_Parse(resp ? resp : "");
@@ -299,35 +606,10 @@ static int wait_status(const char *id, int *status, struct fc_diag *d)
 	return rc;
 }
 
-static int docker_exec(const struct runtime_req *req, void *state, struct run_capture *out,
-		       struct run_capture *err, struct runtime_result *res, struct fc_diag *d)
+static void set_status(struct runtime_result *res, int status)
 {
-	struct docker_state *s = state;
-	struct log_demux m = { .out = out, .err = err };
-	char path[256];
-	long code = 0;
-	int status = 0, rc, timed_out;
-
-	snprintf(path, sizeof(path), "/containers/%s/start", s->id);
-	res->st.start_ns = run_now_ns();
-	rc = docker_call("POST", path, NULL, 60000, &code, NULL, d);
-	if (rc == 0 && code != 204 && code != 304)
-		rc = fc_diag_set(d, FC_ESTATE, "docker: cannot start the container (HTTP %ld)", code);
-	if (rc < 0)
-		return rc;
-	timed_out = follow_logs(s->id, req->timeout_s > 0 ? req->timeout_s * 1000L : 0, &m, d);
-	if (timed_out < 0)
-		return timed_out;
-	if (timed_out) {
-		snprintf(path, sizeof(path), "/containers/%s/kill?signal=KILL", s->id);
-		docker_call("POST", path, NULL, 30000, &code, NULL, NULL);
-		res->st.timed_out = true;
-	}
-	rc = wait_status(s->id, &status, d);
-	res->st.end_ns = run_now_ns();
-	if (rc < 0)
-		return rc;
 	res->exit_source = "engine_wait";
+	/* The engine reports 128+n for a command killed by signal n (as docker-init does). */
 	if (status > 128 && status < 128 + 65) {
 		res->st.signaled = true;
 		res->st.signal = status - 128;
@@ -336,6 +618,47 @@ static int docker_exec(const struct runtime_req *req, void *state, struct run_ca
 		res->st.code = status;
 	}
 	res->st.status = res->st.timed_out ? 124 : status;
+}
+
+static int docker_exec(const struct runtime_req *req, void *state, struct run_capture *out,
+		       struct run_capture *err, struct runtime_result *res, struct fc_diag *d)
+{
+	struct docker_state *s = state;
+	struct log_demux m = { .out = out, .err = err };
+	int64_t deadline = 0;
+	char path[256];
+	long code = 0;
+	int status = 0, sock = -1, rc;
+
+	rc = attach_open(s->id, &m, &sock, d);
+	if (rc < 0)
+		return rc;
+	api_path(path, sizeof(path), "/containers/%s/start", s->id);
+	res->st.start_ns = run_now_ns();
+	if (req->timeout_s > 0)
+		deadline = res->st.start_ns + req->timeout_s * 1000000000LL;
+	rc = docker_call("POST", path, NULL, DOCKER_CALL_TIMEOUT_MS, &code, NULL, d);
+	if (rc == 0 && code != 204 && code != 304)
+		rc = fc_diag_set(d, FC_ESTATE, "docker: cannot start the container (HTTP %ld)", code);
+	if (rc == 0)
+		rc = pump(s->id, sock, &m, deadline, &res->st.timed_out, d);
+	close(sock);
+	if (rc < 0)
+		return rc;
+	/* Output can end before the process does: the deadline still holds. */
+	if (!res->st.timed_out) {
+		rc = wait_status(s->id, deadline ? left_ms(deadline) + 1 : 0, &status, d);
+		if (rc == -ETIMEDOUT) {
+			res->st.timed_out = true;
+			kill_container(s->id);
+		}
+	}
+	if (res->st.timed_out)
+		rc = wait_status(s->id, DOCKER_KILL_GRACE_MS, &status, d);
+	res->st.end_ns = run_now_ns();
+	if (rc < 0)
+		return rc;
+	set_status(res, status);
 	return 0;
 }
 
@@ -347,8 +670,8 @@ static void docker_destroy(void *state)
 
 	if (!s)
 		return;
-	snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", s->id);
-	docker_call("DELETE", path, NULL, 60000, &code, NULL, NULL);
+	api_path(path, sizeof(path), "/containers/%s?force=1&v=1", s->id);
+	docker_call("DELETE", path, NULL, DOCKER_CALL_TIMEOUT_MS, &code, NULL, NULL);
 	free(s);
 }
 

@@ -265,6 +265,9 @@ int fs_gen_restore(struct fs_ctx *ctx, const char *ref, uint64_t *restored, uint
 		   uint64_t *head, uint64_t *ninval, struct fc_diag *d);
 int fs_gen_fork(struct fs_ctx *ctx, const char *ref, const char *newcell, uint64_t *head,
 		uint64_t *from, struct fc_diag *d);
+/* Bring paths back from checkpoint ref into the head (fc_restore_path). */
+int fs_gen_restore_paths(struct fs_ctx *ctx, const char *ref, const char *const *paths, size_t n,
+			 uint64_t *restored, uint64_t *ninval, struct fc_diag *d);
 /* Flush dirty state and sync LMDB. */
 int fs_gen_sync(struct fs_ctx *ctx);
 /* Delete an inode record and its xattrs in t (orphan reaping). */

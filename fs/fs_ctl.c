@@ -169,6 +169,46 @@ static int fs_ctl_fork(struct fs_ctx *ctx, const cJSON *req, cJSON *r, struct fc
 	return rc;
 }
 
+#define FS_CTL_MAX_PATHS 4096
+
+static int fs_ctl_restore_path(struct fs_ctx *ctx, const cJSON *req, cJSON *r,
+			       struct fc_diag *d)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(req, "paths"), *it;
+	const char **paths = NULL;
+	const char *ref = NULL;
+	uint64_t restored = 0, n = 0;
+	size_t cnt = 0;
+	int rc;
+
+	rc = fc_ctl_get_str(req, "checkpoint", &ref, d);
+	if (rc == 0 && (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1 ||
+			cJSON_GetArraySize(arr) > FS_CTL_MAX_PATHS))
+		rc = fc_diag_set(d, FC_EPROTO, "restore_path needs \"paths\" (1..%d strings)",
+				 FS_CTL_MAX_PATHS);
+	if (rc == 0) {
+		paths = calloc((size_t)cJSON_GetArraySize(arr), sizeof(*paths));
+		rc = paths ? 0 : -ENOMEM;
+	}
+	if (rc < 0)
+		arr = NULL;
+	cJSON_ArrayForEach(it, arr) {
+		if (!cJSON_IsString(it)) {
+			rc = fc_diag_set(d, FC_EPROTO, "\"paths\" must hold strings");
+			break;
+		}
+		paths[cnt++] = it->valuestring;
+	}
+	if (rc == 0)
+		rc = fs_gen_restore_paths(ctx, ref, paths, cnt, &restored, &n, d);
+	free(paths);
+	if (rc == 0)
+		rc = fs_ctl_add_u64(r, "restored", restored);
+	if (rc == 0)
+		rc = fs_ctl_add_u64(r, "invalidated", n);
+	return rc;
+}
+
 static int fs_ctl_dispatch(struct fs_ctx *ctx, const cJSON *req, cJSON *r, struct fc_diag *d)
 {
 	const char *op = NULL;
@@ -189,6 +229,8 @@ static int fs_ctl_dispatch(struct fs_ctx *ctx, const cJSON *req, cJSON *r, struc
 		return fs_ctl_restore(ctx, req, r, d);
 	if (strcmp(op, "fork") == 0)
 		return fs_ctl_fork(ctx, req, r, d);
+	if (strcmp(op, "restore_path") == 0)
+		return fs_ctl_restore_path(ctx, req, r, d);
 	return fc_diag_set(d, FC_EPROTO, "unknown op '%s'", op);
 }
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "fc_log.h"
+#include "fc_restore_path.h"
 
 /* A growable set of inode numbers and (parent, name) entries. */
 struct fs_keys {
@@ -522,5 +523,76 @@ int fs_gen_fork(struct fs_ctx *ctx, const char *ref, const char *newcell, uint64
 		*from = ck;
 		rc = fc_store_sync(ctx->st);
 	}
+	return rc;
+}
+
+/* fc_restore_path callback: collect what the kernel must forget. */
+static int fs_rp_cb(void *arg, uint64_t parent, const char *name, uint64_t ino)
+{
+	struct fs_keys *k = arg;
+	int rc = 0;
+
+	if (name)
+		rc = fs_keys_add_ent(k, parent, (const uint8_t *)name, strlen(name));
+	if (rc == 0 && ino)
+		rc = fs_keys_add_ino(k, ino);
+	return rc;
+}
+
+/* In write txn t: restore each path from checkpoint ref into the head. */
+static int fs_gen_rp_txn(struct fs_ctx *ctx, struct fc_txn *t, const char *ref,
+			 const char *const *paths, size_t n, uint64_t *restored, struct fs_keys *k,
+			 struct fc_diag *d)
+{
+	struct fc_view vc = { 0 };
+	uint64_t ck = 0, one;
+	size_t i;
+	int rc;
+
+	rc = fc_ckpt_resolve(t, ctx->cell, ref, &ck);
+	if (rc < 0)
+		return fc_diag_set(d, rc, "no checkpoint '%s' in cell '%s'", ref ? ref : "(latest)",
+				   ctx->cell);
+	rc = fc_view_load(t, ck, ctx->cell, &vc);
+	for (i = 0; rc == 0 && i < n; i++) {
+		one = 0;
+		rc = fc_restore_path(t, &ctx->view, &vc, paths[i], fs_rp_cb, k, &one, d);
+		*restored += one;
+	}
+	fc_view_release(&vc);
+	return rc;
+}
+
+int fs_gen_restore_paths(struct fs_ctx *ctx, const char *ref, const char *const *paths, size_t n,
+			 uint64_t *restored, uint64_t *ninval, struct fc_diag *d)
+{
+	struct fs_keys k = { .dirents = true };
+	struct fc_txn t = { 0 };
+	int rc;
+
+	if (ctx->ro)
+		return -EROFS;
+	*restored = 0;
+	fs_gen_syncfs(ctx);
+	pthread_rwlock_wrlock(&ctx->view_lock);
+	rc = fs_dirty_flush_all(ctx);
+	if (rc == 0)
+		rc = fs_wtxn_begin(ctx, &t);
+	if (rc == 0) {
+		rc = fs_gen_rp_txn(ctx, &t, ref, paths, n, restored, &k, d);
+		if (rc == 0)
+			rc = fc_txn_commit(&t);
+		else
+			fc_txn_abort(&t);
+	}
+	if (rc == 0) {
+		fs_keys_unique(&k);
+		fs_gen_drop(ctx, &k);
+		rc = fc_store_sync(ctx->st);
+	}
+	pthread_rwlock_unlock(&ctx->view_lock);
+	if (rc == 0)
+		*ninval = fs_gen_notify(ctx, &k);
+	fs_keys_release(&k);
 	return rc;
 }

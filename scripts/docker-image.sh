@@ -76,8 +76,8 @@ build_busybox() {
 	# --list-full names each applet's usual place (bin/sh, usr/bin/wc, sbin/ip).
 	# One perl process for the ~270 links: a fork per link takes seconds on a busy machine.
 	"$rootfs/bin/busybox" --list-full |
-		perl -nle 'symlink("/bin/busybox", "$ARGV[0]/$_") or die "$_: $!" unless -e "$ARGV[0]/$_"' \
-			"$rootfs"
+		ROOTFS=$rootfs perl -nle '-e "$ENV{ROOTFS}/$_" or symlink("/bin/busybox",
+			"$ENV{ROOTFS}/$_") or die "cannot link $_: $!\n"'
 	applets=" $("$rootfs/bin/busybox" --list | tr '\n' ' ') "
 	for app in $REQUIRED_TOOLS; do
 		case "$applets" in
@@ -142,6 +142,7 @@ sha=$(sha256sum "$work/rootfs.tar" | cut -d' ' -f1)
 
 current=$("$DOCKER" image inspect -f '{{ index .Config.Labels "forkcell.rootfs.sha256" }}' \
 	"$IMAGE" 2>/dev/null || true)
+old_id=$("$DOCKER" image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 if [ "$current" = "$sha" ] && [ "${FORKCELL_IMAGE_FORCE:-0}" != 1 ]; then
 	echo "$ME: $IMAGE is up to date (rootfs sha256 $sha)"
 else
@@ -158,6 +159,10 @@ else
 		"$work/rootfs.tar" "$IMAGE" >/dev/null
 fi
 id=$("$DOCKER" image inspect -f '{{.Id}}' "$IMAGE")
+# The image the tag named before is left dangling: drop it unless a container uses it.
+if [ -n "$old_id" ] && [ "$old_id" != "$id" ]; then
+	"$DOCKER" image rm "$old_id" >/dev/null 2>&1 || true
+fi
 mkdir -p build
 printf '%s %s rootfs-sha256:%s\n' "$IMAGE" "$id" "$sha" >build/docker-image.id
 echo "$ME: $IMAGE $id ($BASE, $(du -k "$work/rootfs.tar" | cut -f1) KiB," \

@@ -231,6 +231,28 @@ static void test_gc(struct fc_store *st, uint64_t ckpt)
 	is_int(fsck_count(st), 0, "fsck is clean after gc");
 	is_int(fc_gc(st, &o, &real, &d), 0, "second gc");
 	is_int(real.gens, 0, "nothing left to reclaim");
+
+	/* A crashed init: a head generation with records but no cell. */
+	{
+		struct fc_gen g = { .kind = FC_GEN_HEAD };
+		struct fc_inode in = { .mode = S_IFDIR | 0755, .nlink = 2 };
+		struct fc_view v;
+		uint64_t gen, ino;
+
+		snprintf(g.cell, sizeof(g.cell), "ghost");
+		must(fc_txn_begin(st, false, &t), "begin");
+		must(fc_alloc_gen(&t, &gen), "alloc gen");
+		must(fc_gen_put(&t, gen, &g), "gen put");
+		must(fc_view_load(&t, gen, NULL, &v), "view");
+		must(fc_alloc_ino(&t, &ino), "alloc ino");
+		must(fc_inode_put(&t, &v, ino, &in), "inode put");
+		fc_view_release(&v);
+		must(fc_txn_commit(&t), "commit");
+	}
+	is_int(fc_gc(st, &o, &real, &d), 0, "gc after a crashed init");
+	is_int(real.gens, 1, "the orphan generation is reclaimed");
+	is_int(real.records, 1, "with its record");
+	is_int(fsck_count(st), 0, "fsck is clean");
 }
 
 int main(void)
