@@ -354,6 +354,8 @@ int cmd_review(struct ctl *c, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+#define DECIDE_HELP 3 /* --help was printed: exit 0 */
+
 struct decide_args {
 	const char *cell, *run, *reason;
 	bool force;
@@ -370,6 +372,10 @@ static int decide_parse(struct ctl *c, const struct ctl_cmd *cmd, int argc, char
 	int o;
 
 	while ((o = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+		if (o == 'h') {
+			ctl_cmd_help(cmd);
+			return DECIDE_HELP;
+		}
 		if (o == 'r')
 			a->run = optarg;
 		else if (o == 'R')
@@ -426,6 +432,8 @@ int cmd_accept(struct ctl *c, int argc, char **argv)
 	struct fc_diag d;
 	int rc = decide_parse(c, cmd, argc, argv, &a);
 
+	if (rc == DECIDE_HELP)
+		return CTL_EXIT_OK;
 	if (rc != 0)
 		return rc;
 	fc_diag_init(&d);
@@ -460,6 +468,8 @@ int cmd_reject(struct ctl *c, int argc, char **argv)
 	struct fc_diag d;
 	int rc = decide_parse(c, cmd, argc, argv, &a);
 
+	if (rc == DECIDE_HELP)
+		return CTL_EXIT_OK;
 	if (rc != 0)
 		return rc;
 	if (!a.run)

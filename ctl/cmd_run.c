@@ -19,6 +19,7 @@
 
 #define RUN_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define RUN_EXIT_INTERNAL 125
+#define RUN_ARGS_HELP 3 /* --help was printed: exit 0 */
 
 static int env_name_ok(const char *s, size_t n)
 {
@@ -100,6 +101,9 @@ static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 		case 'E': rc = opt_env(cmd, o, optarg, true); break;
 		case 'p': o->policy = optarg; break;
 		case 'x': o->exit_with_command = true; break;
+		case 'h':
+			ctl_cmd_help(cmd);
+			return RUN_ARGS_HELP;
 		case 0x101:
 			/* run has its own renderings: json or md. */
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "md") != 0 &&
@@ -258,6 +262,8 @@ int cmd_run(struct ctl *c, int argc, char **argv)
 	struct fc_diag d;
 	int rc = parse_args(c, cmd, argc, argv, &o);
 
+	if (rc == RUN_ARGS_HELP)
+		return CTL_EXIT_OK;
 	if (rc != 0)
 		return rc;
 	fc_diag_init(&d);
