@@ -6,6 +6,7 @@
 #   make check-asan run the integration tests with the sanitized binaries
 #   make fuzz       build libFuzzer targets with clang into build/fuzz/
 #   make bench      run the benchmarks (bench/run.sh)
+#   make docker-image  build forkcell-sandbox:latest for --runtime docker
 #   make install    install the programs into $(DESTDIR)$(PREFIX)/bin
 #
 # Sources are discovered by wildcard: common/*.c -> libforkcell.a,
@@ -41,7 +42,7 @@ OPT := -O2 $(HARDEN)
 LDOPT := -pie -Wl,-z,relro,-z,now
 endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(CFLAGS)
-LDFLAGS_ALL := -pthread $(LDOPT) $(LDFLAGS)
+LDFLAGS_ALL := -pthread -Wl,--as-needed $(LDOPT) $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lyaml -lcurl -lseccomp -lm
 
 ifeq ($(V),1)
@@ -121,6 +122,11 @@ bench: all
 install: $(FS_BIN) $(CTL_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(FS_BIN) $(CTL_BIN) $(DESTDIR)$(PREFIX)/bin/
+
+# The local sandbox image for the docker runtime (docker import of a rootfs
+# made from Debian packages; no registry needed).
+docker-image:
+	scripts/docker-image.sh
 
 clean:
 	rm -rf build

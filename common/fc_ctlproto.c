@@ -55,9 +55,40 @@ int fc_ctl_sock_addr(const struct fc_store *st, const char *cell, uint64_t ckpt,
 
 /* ---- codec ---- */
 
+#define FC_CTL_FIELDS_MAX 64
+
+/*
+ * Refuse objects with duplicate or too many keys, at any depth (a request
+ * that says "op" twice means two things, and callers read the first), and
+ * numbers that overflow a double.
+ */
+static int fc_ctl_check_obj(const cJSON *o, struct fc_diag *d)
+{
+	const cJSON *a, *b;
+	int n = 0, rc;
+
+	for (a = o->child; a; a = a->next) {
+		if (cJSON_IsObject(o)) {
+			if (++n > FC_CTL_FIELDS_MAX)
+				return fc_diag_set(d, FC_EPROTO, "more than %d fields in an object",
+						   FC_CTL_FIELDS_MAX);
+			for (b = o->child; b != a; b = b->next)
+				if (strcmp(a->string, b->string) == 0)
+					return fc_diag_set(d, FC_EPROTO, "duplicate field \"%s\"",
+							   a->string);
+		}
+		if (cJSON_IsNumber(a) && !isfinite(a->valuedouble))
+			return fc_diag_set(d, FC_EPROTO, "a number is out of range");
+		if ((cJSON_IsObject(a) || cJSON_IsArray(a)) && (rc = fc_ctl_check_obj(a, d)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int fc_ctl_parse(const char *buf, size_t len, cJSON **out, struct fc_diag *d)
 {
 	cJSON *obj;
+	int rc;
 
 	if (len > 0 && buf[len - 1] == '\n')
 		len--;
@@ -72,6 +103,11 @@ int fc_ctl_parse(const char *buf, size_t len, cJSON **out, struct fc_diag *d)
 	if (!cJSON_IsObject(obj)) {
 		cJSON_Delete(obj);
 		return fc_diag_set(d, FC_EPROTO, "control line is not a JSON object");
+	}
+	rc = fc_ctl_check_obj(obj, d);
+	if (rc < 0) {
+		cJSON_Delete(obj);
+		return rc;
 	}
 	*out = obj;
 	return 0;

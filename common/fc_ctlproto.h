@@ -8,7 +8,8 @@
  *   error:    {"ok":false,"error":{"code":"ENOCKPT","errno":2,"message":"..."}}\n
  *
  * A line is at most FC_CTL_LINE_MAX bytes including its newline; longer
- * lines, invalid JSON and non-objects are FC_EPROTO.
+ * lines, invalid JSON, non-objects and objects with a duplicate key or more
+ * than 64 keys (at any depth) are FC_EPROTO.
  *
  * Error codes travel by name: FC_E* codes as their name without the "FC_"
  * prefix ("ENOCKPT", "ELOCKED", ...), system errors as the errno symbol

@@ -45,7 +45,7 @@ struct xport {
 	bool root;              /* running as root: apply owners */
 	struct xdir *dirs;      /* every directory; [q..n) still to fill */
 	size_t q, n_dirs, cap_dirs;
-	struct xlink *links;    /* first exported path of multi-link inodes */
+	struct xlink *links;    /* first exported path of multi-link inodes (hash) */
 	size_t n_links, cap_links;
 	struct fc_export_stats stats;
 	char *xbuf, *xlist;
@@ -221,29 +221,46 @@ static int x_node(struct xport *x, int dfd, const char *name, uint64_t ino,
 	return rc;
 }
 
+/* Multi-link inodes: open addressing on ino, so a tree of hard links stays linear. */
+static size_t x_link_slot(const struct xport *x, uint64_t ino)
+{
+	size_t h = (size_t)(ino * 0x9e3779b97f4a7c15ULL) & (x->cap_links - 1);
+
+	while (x->links[h].ino && x->links[h].ino != ino)
+		h = (h + 1) & (x->cap_links - 1);
+	return h;
+}
+
 static const char *x_link_find(const struct xport *x, uint64_t ino)
 {
-	for (size_t i = 0; i < x->n_links; i++)
-		if (x->links[i].ino == ino)
-			return x->links[i].relpath;
-	return NULL;
+	return x->cap_links ? x->links[x_link_slot(x, ino)].relpath : NULL;
 }
 
 static int x_link_add(struct xport *x, uint64_t ino, const char *relpath)
 {
-	if (x->n_links == x->cap_links) {
-		size_t ncap = x->cap_links ? x->cap_links * 2 : 64;
-		struct xlink *nl = realloc(x->links, ncap * sizeof(*nl));
+	size_t h;
 
-		if (!nl)
+	if ((x->n_links + 1) * 2 > x->cap_links) {
+		struct xlink *old = x->links;
+		size_t ocap = x->cap_links;
+
+		x->cap_links = ocap ? ocap * 2 : 64;
+		x->links = calloc(x->cap_links, sizeof(*x->links));
+		if (!x->links) {
+			x->links = old;
+			x->cap_links = ocap;
 			return -ENOMEM;
-		x->links = nl;
-		x->cap_links = ncap;
+		}
+		for (size_t i = 0; i < ocap; i++)
+			if (old[i].ino)
+				x->links[x_link_slot(x, old[i].ino)] = old[i];
+		free(old);
 	}
-	x->links[x->n_links].ino = ino;
-	x->links[x->n_links].relpath = strdup(relpath);
-	if (!x->links[x->n_links].relpath)
+	h = x_link_slot(x, ino);
+	x->links[h].relpath = strdup(relpath);
+	if (!x->links[h].relpath)
 		return -ENOMEM;
+	x->links[h].ino = ino;
 	x->n_links++;
 	return 0;
 }
@@ -384,7 +401,7 @@ int fc_export(struct fc_store *st, struct fc_txn *t, const struct fc_view *v, in
 		fc_diag_set(d, rc, "export failed: %s", fc_strerror(rc));
 	for (i = 0; i < x.n_dirs; i++)
 		free(x.dirs[i].relpath);
-	for (i = 0; i < x.n_links; i++)
+	for (i = 0; i < x.cap_links; i++)
 		free(x.links[i].relpath);
 	free(x.dirs);
 	free(x.links);

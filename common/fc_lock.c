@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -182,13 +183,65 @@ int fc_daemon_info_remove(struct fc_store *st, const char *cell, uint64_t ckpt)
 
 int fc_mount_is_dead(const char *path)
 {
-	struct stat sb;
+	struct statfs sf;
 
-	if (stat(path, &sb) == 0)
+	/* statfs always asks the daemon; stat may be answered from the
+	 * kernel's attribute cache even when the daemon is gone. */
+	if (statfs(path, &sf) == 0)
 		return 0;
 	if (errno == ENOTCONN)
 		return 1;
 	return errno == ENOENT ? 0 : -errno;
+}
+
+/* Undo mountinfo's octal escapes (\040 for a space) in place. */
+static void mi_unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+int fc_mount_is_forkcell(const char *path, const char *cell)
+{
+	char *line = NULL, *save, *mp, *sep, *fstype, *src;
+	size_t cap = 0;
+	int found = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return -errno;
+	while (!found && getline(&line, &cap, f) > 0) {
+		/* id parent maj:min root mountpoint opts [optional...] - fstype source */
+		strtok_r(line, " ", &save);
+		strtok_r(NULL, " ", &save);
+		strtok_r(NULL, " ", &save);
+		strtok_r(NULL, " ", &save);
+		mp = strtok_r(NULL, " ", &save);
+		while ((sep = strtok_r(NULL, " ", &save)) && strcmp(sep, "-") != 0)
+			;
+		fstype = sep ? strtok_r(NULL, " ", &save) : NULL;
+		src = fstype ? strtok_r(NULL, " ", &save) : NULL;
+		if (!mp || !fstype || !src || strcmp(fstype, "fuse.forkcellfs") != 0)
+			continue;
+		mi_unescape(mp);
+		if (strcmp(mp, path) != 0)
+			continue;
+		/* The daemon names its mounts "forkcell:<cell>" unless told otherwise. */
+		found = strncmp(src, "forkcell:", 9) != 0 || strcmp(src + 9, cell) == 0;
+	}
+	free(line);
+	fclose(f);
+	return found;
 }
 
 int fc_cell_serve_state(struct fc_store *st, const char *cell, uint64_t ckpt,

@@ -88,9 +88,16 @@ int fc_cell_serve_state(struct fc_store *st, const char *cell, uint64_t ckpt,
 			enum fc_serve_state *state, struct fc_daemon_info *info_out);
 
 /*
- * 1 if path is a dead FUSE mount (stat gives ENOTCONN), 0 if not, -errno
- * for other stat failures except ENOENT (which gives 0).
+ * 1 if path is a dead FUSE mount (statfs gives ENOTCONN), 0 if not, -errno
+ * for other failures except ENOENT (which gives 0).
  */
 int fc_mount_is_dead(const char *path);
+
+/*
+ * 1 if /proc/self/mountinfo lists a fuse.forkcellfs mount at path (an
+ * absolute, canonical path) whose source is "forkcell:<cell>" (or a custom
+ * fsname), 0 if not, -errno when mountinfo cannot be read.
+ */
+int fc_mount_is_forkcell(const char *path, const char *cell);
 
 #endif

@@ -69,13 +69,24 @@ static int resolve_ckpt(struct ctl *c, struct mount_args *a, struct fc_diag *d)
 static int stale_cleanup(struct ctl *c, const struct mount_args *a,
 			 const struct fc_daemon_info *info, struct fc_diag *d)
 {
-	int rc;
+	int rc, tries;
 
-	if (info->mountpoint[0] && fc_mount_is_dead(info->mountpoint) == 1 &&
-	    umount2(info->mountpoint, MNT_DETACH) < 0 && errno != EINVAL) {
-		rc = -errno;
-		return fc_diag_set(d, rc, "cannot detach the dead mount at '%s': %s",
-				   info->mountpoint, fc_strerror(rc));
+	/*
+	 * The lock is free, so no daemon serves this cell: every forkcellfs
+	 * mount of it at the recorded place is dead (possibly several, stacked
+	 * by earlier crashes). Detach them all.
+	 */
+	for (tries = 0; info->mountpoint[0] && tries < 16; tries++) {
+		if (fc_mount_is_forkcell(info->mountpoint, a->cell) != 1 &&
+		    fc_mount_is_dead(info->mountpoint) != 1)
+			break;
+		if (umount2(info->mountpoint, MNT_DETACH) < 0) {
+			rc = -errno;
+			if (rc == -EINVAL)
+				break;
+			return fc_diag_set(d, rc, "cannot detach the dead mount at '%s': %s",
+					   info->mountpoint, fc_strerror(rc));
+		}
 	}
 	rc = fc_daemon_info_remove(c->st, a->cell, a->ckpt);
 	if (rc < 0)
@@ -142,6 +153,9 @@ static int check_mountpoint(const char *path, char *abs, struct fc_diag *d)
 	}
 	if (!S_ISDIR(sb.st_mode))
 		return fc_diag_set(d, -ENOTDIR, "mount point '%s' is not a directory", path);
+	if (dir_is_mount_root(path) && fc_mount_is_dead(path) == 1)
+		return fc_diag_set(d, FC_ESTATE, "mount point '%s' is a dead FUSE mount; run "
+				   "'umount -l %s' or 'forkcellctl umount CELL'", path, path);
 	if (dir_is_mount_root(path))
 		return fc_diag_set(d, -EBUSY, "mount point '%s' is already a mount point", path);
 	rc = dir_is_empty(path);

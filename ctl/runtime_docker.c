@@ -212,8 +212,8 @@ static int docker_probe(struct runtime_result *res, struct fc_diag *d)
 	j = cJSON_Parse(resp ? resp : "");
 	v = cJSON_GetObjectItemCaseSensitive(j, "Version");
 	if (code != 200 || !cJSON_IsString(v)) {
-		rc = fc_diag_set(d, FC_ESTATE, "docker engine: unexpected /version reply (HTTP %ld)",
-				 code);
+		rc = fc_diag_set(d, FC_ESTATE,
+				 "docker engine: unexpected /version reply (HTTP %ld)", code);
 	} else {
 		api_negotiate(j);
 		snprintf(res->version, sizeof(res->version), "docker-engine %s (api %s)",
@@ -257,9 +257,9 @@ static int check_mount_visible(const char *mountpoint, const struct stat *ours,
 	}
 	if (missing || theirs.st_dev != ours->st_dev || theirs.st_ino != ours->st_ino)
 		return fc_diag_set(d, FC_ESTATE,
-				   "docker: dockerd (pid %ld) does not see the cell's mount '%s' (it "
-				   "runs in another mount namespace); mount the cell where dockerd "
-				   "runs",
+				   "docker: dockerd (pid %ld) does not see the cell's mount '%s' "
+				   "(it runs in another mount namespace); mount the cell where "
+				   "dockerd runs",
 				   pid, mountpoint);
 	return 0;
 }
@@ -360,14 +360,15 @@ static int docker_create(const struct runtime_req *req, struct runtime_result *r
 	j = cJSON_Parse(resp ? resp : "");
 	if (code != 201 || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "Id"))) {
 		api_message(resp, msg, sizeof(msg));
-		rc = fc_diag_set(d, FC_ESTATE, "docker: cannot create the container (HTTP %ld): %s%s",
-				 code, msg,
+		rc = fc_diag_set(d, FC_ESTATE,
+				 "docker: cannot create the container (HTTP %ld): %s%s", code, msg,
 				 code == 404 ? " (no registry is used: build the image with "
 					       "'make docker-image')"
 					     : "");
 		goto out;
 	}
-	snprintf(s->id, sizeof(s->id), "%s", cJSON_GetObjectItemCaseSensitive(j, "Id")->valuestring);
+	snprintf(s->id, sizeof(s->id), "%s",
+		 cJSON_GetObjectItemCaseSensitive(j, "Id")->valuestring);
 	snprintf(res->sandbox_id, sizeof(res->sandbox_id), "%s", s->id);
 	snprintf(res->image, sizeof(res->image), "%s", image);
 	*state = s;
@@ -391,7 +392,8 @@ static void demux_feed(struct log_demux *m, const char *p, size_t n)
 			m->hdr[m->hdr_have++] = (unsigned char)p[i++];
 			if (m->hdr_have == 8) {
 				m->stream = m->hdr[0];
-				m->payload_left = (size_t)m->hdr[4] << 24 | (size_t)m->hdr[5] << 16 |
+				m->payload_left = (size_t)m->hdr[4] << 24 |
+						  (size_t)m->hdr[5] << 16 |
 						  (size_t)m->hdr[6] << 8 | m->hdr[7];
 				m->hdr_have = 0;
 			}
@@ -573,10 +575,8 @@ static int pump(const char *id, int sock, struct log_demux *m, int64_t deadline,
 		n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0)
 			demux_feed(m, buf, (size_t)n);
-		else if (n == 0)
-			break;
-		else if (errno != EINTR && errno != EAGAIN)
-			break; /* a reset after the container is gone: wait tells how it ended */
+		else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+			break; /* EOF, or a reset once the container is gone: wait tells the rest */
 	}
 	free(in);
 	return rc;
@@ -639,7 +639,8 @@ static int docker_exec(const struct runtime_req *req, void *state, struct run_ca
 		deadline = res->st.start_ns + req->timeout_s * 1000000000LL;
 	rc = docker_call("POST", path, NULL, DOCKER_CALL_TIMEOUT_MS, &code, NULL, d);
 	if (rc == 0 && code != 204 && code != 304)
-		rc = fc_diag_set(d, FC_ESTATE, "docker: cannot start the container (HTTP %ld)", code);
+		rc = fc_diag_set(d, FC_ESTATE, "docker: cannot start the container (HTTP %ld)",
+				 code);
 	if (rc == 0)
 		rc = pump(s->id, sock, &m, deadline, &res->st.timed_out, d);
 	close(sock);

@@ -158,6 +158,7 @@ int fs_inode_lookup_inc(struct fs_ctx *ctx, uint64_t ino);
 /* Mark ino as possibly unlinked (checked for deletion on its last forget). */
 void fs_inode_mark_orphan(struct fs_ctx *ctx, uint64_t ino);
 void fs_inode_open_inc(struct fs_ctx *ctx, struct fs_inode *ent);
+uint32_t fs_inode_open_count(struct fs_ctx *ctx, struct fs_inode *ent);
 /* Returns the open count left. */
 uint32_t fs_inode_open_dec(struct fs_ctx *ctx, struct fs_inode *ent);
 /* After the last close: delete the record if the inode is unlinked and forgotten. */

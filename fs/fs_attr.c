@@ -11,6 +11,7 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,23 @@ static void fs_ts_set(struct timespec *out, struct fc_ts ts)
 {
 	out->tv_sec = ts.sec;
 	out->tv_nsec = ts.nsec;
+}
+
+/*
+ * Allocated 512-byte blocks: those of an own blob file (so sparse files
+ * look sparse to du), else an estimate from the size (base blobs, no blob).
+ */
+static blkcnt_t fs_attr_blocks(const struct fs_ctx *ctx, const struct fc_inode *rec, off_t size)
+{
+	struct stat bs;
+	char rel[32];
+
+	if (S_ISREG(rec->mode) && rec->blob != 0) {
+		fc_blob_relname(rec->blob, rel);
+		if (fstatat(ctx->st->blobs_fd, rel, &bs, AT_SYMLINK_NOFOLLOW) == 0)
+			return bs.st_blocks;
+	}
+	return (size + 511) / 512;
 }
 
 void fs_attr_fill(const struct fs_ctx *ctx, uint64_t ino, const struct fc_inode *rec,
@@ -52,8 +70,7 @@ void fs_attr_fill(const struct fs_ctx *ctx, uint64_t ino, const struct fc_inode 
 		}
 		pthread_mutex_unlock(&ent->lock);
 	}
-	st->st_blocks = (st->st_size + 511) / 512;
-	(void)ctx;
+	st->st_blocks = fs_attr_blocks(ctx, rec, st->st_size);
 }
 
 int fs_entry_fill(struct fs_ctx *ctx, struct fc_txn *t, uint64_t ino, struct fuse_entry_param *e)

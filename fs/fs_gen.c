@@ -9,6 +9,10 @@
  * the control thread (never from a FUSE handler: an invalidation can wait
  * on a request that waits on us).
  *
+ * The daemon never calls syncfs on its own mount: a thread of ours waiting
+ * on our own FUSE connection would keep a kill -9'd daemon from exiting.
+ * forkcellctl syncs the mount before it asks for a switch.
+ *
  * Crash recovery at mount: records of the head generation's change log are
  * revisited: unlinked inodes (nlink 0) are deleted, and a hot blob's size
  * is taken from its file, so fsync'ed data is visible even when the size
@@ -304,22 +308,6 @@ out:
 	fs_keys_release(&k);
 }
 
-/*
- * Have the kernel write back its dirty pages before a switch, so they land
- * in the generation they were written in. Done through the mount itself,
- * outside the view lock (the writes are served by the FUSE threads).
- */
-static void fs_gen_syncfs(struct fs_ctx *ctx)
-{
-	int fd = open(ctx->opts->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	if (syncfs(fd) < 0)
-		fc_log(FC_LOG_WARN, "cannot sync '%s': %m", ctx->opts->mountpoint);
-	close(fd);
-}
-
 int fs_gen_sync(struct fs_ctx *ctx)
 {
 	int rc;
@@ -370,7 +358,6 @@ int fs_gen_checkpoint(struct fs_ctx *ctx, const char *name, uint64_t *ckpt, uint
 
 	if (ctx->ro)
 		return -EROFS;
-	fs_gen_syncfs(ctx);
 	pthread_rwlock_wrlock(&ctx->view_lock);
 	rc = fs_gen_checkpoint_locked(ctx, name, ckpt, head, d);
 	pthread_rwlock_unlock(&ctx->view_lock);
@@ -463,7 +450,6 @@ int fs_gen_restore(struct fs_ctx *ctx, const char *ref, uint64_t *restored, uint
 
 	if (ctx->ro)
 		return -EROFS;
-	fs_gen_syncfs(ctx);
 	pthread_rwlock_wrlock(&ctx->view_lock);
 	rc = fs_dirty_flush_all(ctx);
 	if (rc == 0)
@@ -573,7 +559,6 @@ int fs_gen_restore_paths(struct fs_ctx *ctx, const char *ref, const char *const 
 	if (ctx->ro)
 		return -EROFS;
 	*restored = 0;
-	fs_gen_syncfs(ctx);
 	pthread_rwlock_wrlock(&ctx->view_lock);
 	rc = fs_dirty_flush_all(ctx);
 	if (rc == 0)

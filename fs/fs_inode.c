@@ -332,6 +332,16 @@ uint32_t fs_inode_open_dec(struct fs_ctx *ctx, struct fs_inode *ent)
 	return left;
 }
 
+uint32_t fs_inode_open_count(struct fs_ctx *ctx, struct fs_inode *ent)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&ctx->itab.lock);
+	n = ent->nopen;
+	pthread_mutex_unlock(&ctx->itab.lock);
+	return n;
+}
+
 void fs_itable_each(struct fs_ctx *ctx, void (*cb)(struct fs_inode *ent, void *arg), void *arg)
 {
 	size_t i;

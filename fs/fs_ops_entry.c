@@ -159,7 +159,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t nodeid, struct stat *attr, int to_
 	rc = ctx->ro ? -EROFS : fs_inode_ref(ctx, fs_ino(ctx, nodeid), true, &ent);
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		rc = attr->st_size < 0 ? -EINVAL : fs_io_truncate(ctx, ent, (uint64_t)attr->st_size);
-		if (ent->nopen == 0)
+		if (fs_inode_open_count(ctx, ent) == 0)
 			fs_io_drop(ent);
 	}
 	if (rc == 0 && (to_set & ~FUSE_SET_ATTR_SIZE))

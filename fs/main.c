@@ -313,9 +313,13 @@ int main(int argc, char **argv)
 	fc_log_set_prog("forkcellfs");
 	rc = fs_opts_parse(&o, argc, argv);
 	if (rc != 0) {
-		fs_usage(rc == 1 ? stdout : stderr);
+		if (rc == 1)
+			fs_usage(stdout);
+		else if (rc == FC_EUSAGE)
+			fprintf(stderr, "usage: forkcellfs [-f] [-d] [-o OPT[,OPT...]] STORE "
+				"MOUNTPOINT (see --help)\n");
 		fs_opts_release(&o);
-		return rc == 1 ? 0 : 2;
+		return rc == 1 ? 0 : rc == FC_EUSAGE ? 2 : 1;
 	}
 	if (o.debug)
 		fc_log_level_current = FC_LOG_DEBUG;

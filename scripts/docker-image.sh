@@ -30,10 +30,11 @@ DOCKER=${DOCKER:-docker}
 EPOCH=${SOURCE_DATE_EPOCH:-0}
 ME=docker-image
 # Applets the runtime's tests and ordinary scripts rely on; the build fails
-# if the busybox in use lacks one.
+# if the busybox in use lacks one. (Not wget: Debian 12's static busybox wget
+# crashes, also on the host.)
 REQUIRED_TOOLS="sh ls cat echo sleep test [ mkdir rm cp mv true false grep sed head tail wc
 	env id touch chmod chown ln pwd printf stat find xargs sort uniq tr cut diff
-	dd md5sum sha256sum tar gzip wget nc ps kill timeout"
+	dd md5sum sha256sum tar gzip nc ps kill timeout"
 
 die() {
 	echo "$ME: $*" >&2

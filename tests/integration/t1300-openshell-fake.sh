@@ -7,7 +7,7 @@
 # create), and records every call.
 . "$(dirname "$0")/lib.sh"
 
-fc_require_cmd python3
+[ -x /usr/bin/python3 ] || skip_all "needs /usr/bin/python3 (the fake openshell CLI)"
 FAKE=$FC_SRCDIR/tests/fakes/openshell
 export FAKE_OPENSHELL_STATE=$TEST_TMP/fake
 WORK=$TEST_TMP/work
@@ -76,12 +76,14 @@ test_expect_success 'bad values are refused (exit 2)' '
 	os_fails 2 "cannot be used with" sandbox exec -n a --tty --no-tty -- true
 '
 
-test_expect_success 'a bind mount is refused unless the gateway enables it' '
+test_expect_success 'a bind mount is refused unless the gateway enables it (patch 0001)' '
 	rm -f "$FAKE_OPENSHELL_STATE/gateway.toml" &&
 	os_fails 1 "enable_bind_mounts = true" sandbox create --name nb \
 		--driver-config-json "$BIND" --detach -- sleep infinity &&
 	test_path_is_missing "$FAKE_OPENSHELL_STATE/sandboxes/nb" &&
-	enable_bind && mk_sandbox nb && os sandbox delete nb
+	sed -n "s/^+\([^+]\)/\1/p" "$FC_SRCDIR/patches/0001-gateway-enable-docker-bind-mounts.patch" \
+		>"$FAKE_OPENSHELL_STATE/gateway.toml" &&
+	mk_sandbox nb && os sandbox delete nb
 '
 
 test_expect_success 'mount targets that replace /sandbox and unknown fields are refused' '
