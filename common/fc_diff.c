@@ -38,6 +38,12 @@ struct dentry {
 	uint64_t ino, old_size, new_size;
 };
 
+struct multi {
+	uint64_t ino;
+	uint8_t type;
+	uint64_t old_size, new_size;
+};
+
 struct diff {
 	struct fc_txn *t;
 	const struct fc_view *from, *to;
@@ -45,6 +51,8 @@ struct diff {
 	size_t n_keys, cap_keys;
 	struct dentry *out;
 	size_t n_out, cap_out;
+	struct multi *multi;  /* modified inodes with several names */
+	size_t n_multi, cap_multi;
 };
 
 static uint64_t be64(const uint8_t *p)
@@ -344,6 +352,103 @@ out:
 	return rc;
 }
 
+static int diff_multi_add(struct diff *df, uint64_t ino, uint8_t type, uint64_t old_size,
+			  uint64_t new_size)
+{
+	if (df->n_multi == df->cap_multi) {
+		size_t ncap = df->cap_multi ? df->cap_multi * 2 : 16;
+		struct multi *nm = realloc(df->multi, ncap * sizeof(*nm));
+
+		if (!nm)
+			return -ENOMEM;
+		df->multi = nm;
+		df->cap_multi = ncap;
+	}
+	df->multi[df->n_multi++] = (struct multi){ ino, type, old_size, new_size };
+	return 0;
+}
+
+static int multi_cmp(const void *a, const void *b)
+{
+	const struct multi *x = a, *y = b;
+
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+struct mwalk {
+	struct diff *df;
+	uint64_t *q;          /* directories to read */
+	char **qpath;         /* their paths */
+	size_t qh, qn, qcap;
+	const char *dir;      /* path of the directory being read */
+};
+
+static int mwalk_cb(void *arg, const char *name, const struct fc_dirent *de)
+{
+	struct mwalk *w = arg;
+	struct multi key = { .ino = de->ino }, *m;
+	char *p = NULL;
+
+	if (asprintf(&p, "%s%s%s", w->dir, w->dir[0] ? "/" : "", name) < 0)
+		return -ENOMEM;
+	if (de->type == DT_DIR) {
+		if (w->qn == w->qcap) {
+			size_t ncap = w->qcap ? w->qcap * 2 : 64;
+			uint64_t *nq = realloc(w->q, ncap * sizeof(*nq));
+			char **np = nq ? realloc(w->qpath, ncap * sizeof(*np)) : NULL;
+
+			if (nq)
+				w->q = nq;
+			if (!np) {
+				free(p);
+				return -ENOMEM;
+			}
+			w->qpath = np;
+			w->qcap = ncap;
+		}
+		w->q[w->qn] = de->ino;
+		w->qpath[w->qn++] = p;
+		return 0;
+	}
+	m = bsearch(&key, w->df->multi, w->df->n_multi, sizeof(key), multi_cmp);
+	if (m) {
+		int rc = diff_emit(w->df, p, FC_DIFF_MODIFIED, m->type, m->ino, m->old_size,
+				   m->new_size);
+
+		free(p);
+		return rc;
+	}
+	free(p);
+	return 0;
+}
+
+/*
+ * A modified inode with several names: the primary link names only one,
+ * and there is no reverse index, so walk the new tree once for all of
+ * them. Only diffs that touch hard-linked files pay for this.
+ */
+static int diff_multi_paths(struct diff *df)
+{
+	struct mwalk w = { .df = df };
+	int rc = 0;
+
+	if (df->n_multi == 0)
+		return 0;
+	qsort(df->multi, df->n_multi, sizeof(*df->multi), multi_cmp);
+	w.dir = "";
+	rc = fc_dirent_iter(df->t, df->to, df->to->root_ino, NULL, mwalk_cb, &w);
+	while (rc == 0 && w.qh < w.qn) {
+		w.dir = w.qpath[w.qh];
+		rc = fc_dirent_iter(df->t, df->to, w.q[w.qh], NULL, mwalk_cb, &w);
+		w.qh++;
+	}
+	for (size_t i = 0; i < w.qn; i++)
+		free(w.qpath[i]);
+	free(w.q);
+	free(w.qpath);
+	return rc;
+}
+
 static int diff_inode(struct diff *df, const struct dkey *k, char *path)
 {
 	struct fc_inode a, b;
@@ -359,6 +464,8 @@ static int diff_inode(struct diff *df, const struct dkey *k, char *path)
 	rc = diff_inode_changed(df, k, &a, &b, &changed);
 	if (rc < 0 || !changed)
 		return rc;
+	if (b.nlink > 1 && !S_ISDIR(b.mode))
+		return diff_multi_add(df, k->ino, IFTODT(b.mode), a.size, b.size);
 	rc = fc_diff_path(df->t, df->to, k->ino, path, FC_PATH_CAP);
 	if (rc == -ENOENT) {
 		snprintf(path, FC_PATH_CAP, "#%llu", (unsigned long long)k->ino);
@@ -430,6 +537,8 @@ int fc_diff(struct fc_txn *t, const struct fc_view *from, const struct fc_view *
 		rc = k->dbi == FC_DBI_DIRENT ? diff_dirent(&df, k, path) : diff_inode(&df, k, path);
 	}
 	if (rc == 0)
+		rc = diff_multi_paths(&df);
+	if (rc == 0)
 		rc = diff_flush(&df, cb, arg);
 	for (i = 0; i < df.n_keys; i++)
 		free(df.keys[i].name);
@@ -437,6 +546,7 @@ int fc_diff(struct fc_txn *t, const struct fc_view *from, const struct fc_view *
 		free(df.out[i].path);
 	free(df.keys);
 	free(df.out);
+	free(df.multi);
 	free(path);
 	return rc;
 }

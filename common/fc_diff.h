@@ -34,8 +34,10 @@ typedef int (*fc_diff_cb)(void *arg, const struct fc_diff_entry *e);
  * entry changed type is reported as D then A. Directories are reported when
  * added or deleted (with the entries below a deleted or added directory),
  * or when their mode or owner changed; a directory whose only change is a
- * new mtime from entry changes is not. A file whose only link is not
- * resolvable (all names gone from its primary parent) is named "#<ino>".
+ * new mtime from entry changes is not. A modified file with several hard
+ * links is reported under each of its names (found by one walk of the new
+ * tree, paid only when such a file changed). A file whose primary link is
+ * not resolvable is named "#<ino>".
  *
  * Returns 0, the first negative cb result, -ENOMEM or store errors.
  */

@@ -321,10 +321,16 @@ static int rp_one(struct rp *r, const char *path)
 	bool hhas = false, chas = false;
 	int rc = hp && cp ? 0 : -ENOMEM;
 
+	/* "/etc/passwd" most likely means the host's file: say so. */
+	if (rc == 0 && path[0] == '/') {
+		rc = fc_diag_set(r->d, FC_ENAME, "invalid path '%s': paths are relative to the "
+				 "cell root, not absolute", path);
+		goto out;
+	}
 	if (rc == 0)
 		rc = rp_walk(r, r->h, hp, &hparent, &hlast);
 	if (rc == FC_ENAME) {
-		rc = fc_diag_set(r->d, rc, "invalid path '%s'", path);
+		rc = fc_diag_set(r->d, rc, "invalid path '%s': '..' would leave the cell", path);
 		goto out;
 	}
 	if (rc < 0) {

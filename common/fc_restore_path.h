@@ -19,8 +19,8 @@
 typedef int (*fc_restore_path_cb)(void *arg, uint64_t parent, const char *name, uint64_t ino);
 
 /*
- * Make path (relative to the cell root; "a/b", leading '/' and "." parts are
- * ignored, ".." is refused with FC_ENAME) in the writable view head equal to
+ * Make path (relative to the cell root: "a/b"; "." parts are ignored, an
+ * absolute path or ".." is refused with FC_ENAME) in the writable view head equal to
  * path in the view ckpt: a file, symlink or special file gets the
  * checkpoint's record (content, mode, owner, times, xattrs); a directory
  * the same, recursively; a path absent in the checkpoint is removed from

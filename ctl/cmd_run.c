@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fc_fileio.h"
@@ -168,12 +169,20 @@ static int run_sandbox(struct ctl *c, const struct run_opts *o, const struct run
 		.cell = o->cell, .mountpoint = s->cell.info.mountpoint, .store_path = c->st->path,
 		.workdir = o->workdir, .argv = o->argv, .env = env, .image = o->image,
 		.timeout_s = o->timeout_s, .run_id = s->run_id,
+		.policy_path = s->policy_file[0] ? s->policy_file : NULL,
+		.events_path = s->events_file,
 	};
 	void *state = NULL;
 	int rc;
 
 	if (!env)
 		return fc_diag_set(d, -ENOMEM, "out of memory");
+	if (mkdirat(c->st->root_fd, "events", 0700) < 0 && errno != EEXIST) {
+		free(env);
+		return fc_diag_set(d, -errno, "cannot create the events directory: %m");
+	}
+	snprintf(s->events_file, sizeof(s->events_file), "%s/events/%s.jsonl", c->st->path,
+		 s->run_id);
 	run_capture_init(&s->out, c->json ? -1 : STDOUT_FILENO);
 	run_capture_init(&s->err, STDERR_FILENO);
 	rc = rt->create(&req, &s->rt, &state, d);

@@ -91,18 +91,20 @@ static void name_part(const char *in, size_t max, char *out, size_t *len)
 
 int osh_sandbox_name(const char *cell, const char *run_id, char *out, size_t cap)
 {
-	/* "fc-" + cell + "-" + 8 characters of the run id */
+	/* "fc-" + cell + "-" + the last 8 characters of the run id */
 	size_t cell_max = OSH_NAME_MAX - 3 - 1 - 8;
 	char buf[OSH_NAME_MAX + 1];
-	size_t len = 0;
+	size_t len = 0, rlen;
 
 	if (!cell || !*cell || !run_id || !*run_id)
 		return FC_ENAME;
+	rlen = strlen(run_id);
 	memcpy(buf, "fc-", 3);
 	len = 3;
 	name_part(cell, cell_max, buf, &len);
 	buf[len++] = '-';
-	name_part(run_id, 8, buf, &len);
+	/* Run ids are run_<unix time>_<8 random hex>: the end is what differs. */
+	name_part(run_id + (rlen > 8 ? rlen - 8 : 0), 8, buf, &len);
 	buf[len] = '\0';
 	if (len + 1 > cap)
 		return FC_ENAME;
@@ -264,6 +266,21 @@ int osh_argv_get(struct osh_argv *a, const char *bin, const char *name)
 	return add_all(a, v);
 }
 
+/*
+ * forkcellctl defaults HOME to the generic workdir; inside OpenShell that
+ * directory is OSH_WORK_TARGET, so HOME follows the same rebasing.
+ */
+static int add_env(struct osh_argv *a, const char *kv)
+{
+	const char *rest = strncmp(kv, "HOME=", 5) == 0 ? under(kv + 5, OSH_GENERIC_WORKDIR) : NULL;
+	char buf[OSH_PATH_MAX + 8];
+
+	if (!rest || snprintf(buf, sizeof(buf), "HOME=%s%s", OSH_WORK_TARGET, rest) >=
+			     (int)sizeof(buf))
+		return osh_argv_add(a, kv);
+	return osh_argv_add(a, buf);
+}
+
 int osh_argv_exec(struct osh_argv *a, const struct osh_exec *e)
 {
 	const char *const head[] = { e->bin, "sandbox", "exec", "-n", e->name, "--no-tty",
@@ -276,7 +293,7 @@ int osh_argv_exec(struct osh_argv *a, const struct osh_exec *e)
 		if (!strchr(e->env[i], '='))
 			continue;
 		rc = osh_argv_add(a, "--env");
-		rc = rc ?: osh_argv_add(a, e->env[i]);
+		rc = rc ?: add_env(a, e->env[i]);
 	}
 	rc = rc ?: osh_argv_add(a, "--");
 	if (rc == 0 && e->sentinel) {

@@ -60,7 +60,7 @@ struct osh_exec {
 };
 
 /*
- * The sandbox name fc-<cell>-<first 8 characters of run_id>: lower-cased,
+ * The sandbox name fc-<cell>-<last 8 characters of run_id>: lower-cased,
  * characters outside [a-z0-9-] become '-', the cell part shortened so the
  * whole fits OSH_NAME_MAX. Returns 0, or FC_ENAME when cell or run_id is
  * empty or cap is too small.
@@ -109,7 +109,8 @@ int osh_argv_get(struct osh_argv *a, const char *bin, const char *name);
  * sh -c WRAPPER fc ARGV...` when e->sentinel is set. The wrapper runs ARGV
  * in a subshell (so a builtin like exit cannot skip the sentinel), writes
  * its status to the sentinel and exits with that same status, so the
- * command's output, stdin and status are unchanged.
+ * command's output, stdin and status are unchanged. An env entry
+ * HOME=OSH_GENERIC_WORKDIR[/sub] is rebased like the workdir (osh_workdir).
  */
 int osh_argv_exec(struct osh_argv *a, const struct osh_exec *e);
 /* `sandbox exec -n NAME --no-tty --timeout S -- cat PATH`. */

@@ -63,6 +63,8 @@ struct run_state {
 	struct run_capture out, err;
 	cJSON *changes;
 	cJSON *policy;
+	char policy_file[4096];       /* the snapshot, absolute; "" without --policy */
+	char events_file[4096];       /* the runtime's event log, absolute */
 	const char *decision;
 	const char *reason;
 };

@@ -60,6 +60,7 @@ int run_policy_snapshot(struct ctl *c, const struct run_opts *o, struct run_stat
 	if (rc < 0)
 		return fc_diag_set(d, rc, "cannot snapshot policy '%s': %s", o->policy,
 				   fc_strerror(rc));
+	snprintf(s->policy_file, sizeof(s->policy_file), "%s/policies/%s", c->st->path, name);
 	snprintf(rev, sizeof(rev), "policy_%.12s", hex);
 	s->policy = cJSON_CreateObject();
 	cJSON_AddStringToObject(s->policy, "path", o->policy);
@@ -198,6 +199,21 @@ static cJSON *runtime_json(const struct run_opts *o, const struct run_state *s)
 	else
 		cJSON_AddNullToObject(rt, "image");
 	cJSON_AddStringToObject(rt, "sandbox_id", s->rt.sandbox_id);
+	if (s->rt.sandbox_name[0])
+		cJSON_AddStringToObject(rt, "sandbox_name", s->rt.sandbox_name);
+	if (strcmp(o->runtime, "openshell") == 0) {
+		cJSON *ev = cJSON_AddObjectToObject(rt, "events");
+		char hex[FC_SHA256_HEX];
+
+		cJSON_AddNumberToObject(rt, "cli_status", s->rt.cli_status);
+		fc_hex(s->rt.events_sha256, sizeof(s->rt.events_sha256), hex);
+		cJSON_AddStringToObject(ev, "format", "ocsf-jsonl");
+		cJSON_AddStringToObject(ev, "file", s->events_file);
+		cJSON_AddStringToObject(ev, "sha256", hex);
+		cJSON_AddNumberToObject(ev, "bytes", (double)s->rt.events_bytes);
+		cJSON_AddNumberToObject(ev, "lines", (double)s->rt.events_lines);
+		cJSON_AddBoolToObject(ev, "complete", s->rt.events_complete);
+	}
 	return rt;
 }
 

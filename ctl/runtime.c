@@ -8,6 +8,7 @@
 static const struct runtime_ops *const runtimes[] = {
 	&runtime_local,
 	&runtime_docker,
+	&runtime_openshell,
 };
 
 const struct runtime_ops *runtime_find(const char *name)

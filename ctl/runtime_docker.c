@@ -11,7 +11,8 @@
  * by a root without capabilities. Standard input is forwarded and stdout and
  * stderr come back live through the attach stream, which is opened before the
  * container starts so no output is missed. The status comes from
- * /containers/{id}/wait, never from the output.
+ * /containers/{id}/wait, never from the output. SIGINT, SIGTERM and SIGHUP
+ * kill the container (and fail the run) instead of orphaning it.
  */
 #include "runtime.h"
 
@@ -19,10 +20,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -53,6 +56,9 @@ static char api_version[16] = "1.41";
 
 struct docker_state {
 	char id[RT_ID_MAX];
+	int sigfd;              /* INT, TERM, HUP while the container may run; -1 */
+	bool masked;            /* old_mask to restore in destroy */
+	sigset_t old_mask;
 };
 
 struct http_body {
@@ -230,7 +236,8 @@ static int docker_probe(struct runtime_result *res, struct fc_diag *d)
  * container as the empty directory beneath the mount, and the run would
  * silently work on nothing: compare what dockerd sees at that path (through
  * /proc/PID/root) with ours. When dockerd's pid is unknown or its /proc entry
- * unreadable (a remote or rootless engine), there is nothing to compare.
+ * unreadable (a remote engine, one in another pid namespace), there is
+ * nothing to compare, and the run goes ahead.
  */
 static int check_mount_visible(const char *mountpoint, const struct stat *ours,
 			       struct fc_diag *d)
@@ -248,6 +255,16 @@ static int check_mount_visible(const char *mountpoint, const struct stat *ours,
 		fclose(f);
 	}
 	if (pid <= 0)
+		return 0;
+	/* A stale pid file can name a recycled pid: only compare with a dockerd. */
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	if (strncmp(buf, "dockerd", 7) != 0)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/root%s", pid, mountpoint);
 	if (stat(path, &theirs) < 0) {
@@ -369,6 +386,7 @@ static int docker_create(const struct runtime_req *req, struct runtime_result *r
 	}
 	snprintf(s->id, sizeof(s->id), "%s",
 		 cJSON_GetObjectItemCaseSensitive(j, "Id")->valuestring);
+	s->sigfd = -1;
 	snprintf(res->sandbox_id, sizeof(res->sandbox_id), "%s", s->id);
 	snprintf(res->image, sizeof(res->image), "%s", image);
 	*state = s;
@@ -418,10 +436,14 @@ static int attach_reply(int fd, struct log_demux *m, struct fc_diag *d)
 	while (!end) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t n;
+		int pr;
 
 		if (len == DOCKER_HDR_MAX)
 			return fc_diag_set(d, FC_ESTATE, "docker: attach: reply head too long");
-		if (poll(&p, 1, DOCKER_CALL_TIMEOUT_MS) == 0)
+		pr = poll(&p, 1, DOCKER_CALL_TIMEOUT_MS);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0)
 			return fc_diag_set(d, -ETIMEDOUT, "docker: attach: no reply");
 		n = read(fd, buf + len, DOCKER_HDR_MAX - len);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -443,15 +465,15 @@ static int attach_reply(int fd, struct log_demux *m, struct fc_diag *d)
 /*
  * Attach to the container's stdin, stdout and stderr: an HTTP request that
  * the engine turns into a raw two-way stream (libcurl has no use for it).
- * *fd gets the non-blocking socket. Returns 0 or an error with d set.
+ * *fd gets the socket (callers use MSG_DONTWAIT). Returns 0 or an error with
+ * d set.
  */
 static int attach_open(const char *id, struct log_demux *m, int *fd, struct fc_diag *d)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char req[512], path[256];
-	int s = -1, rc, n;
-
 	size_t plen = strlen(docker_sock());
+	int s = -1, rc, n;
 
 	if (plen >= sizeof(sa.sun_path))
 		return fc_diag_set(d, -ENAMETOOLONG, "docker: socket path too long");
@@ -536,9 +558,10 @@ static void kill_container(const char *id)
  * the container is killed and *timed_out set; the stream then ends within the
  * grace period or we stop reading.
  */
-static int pump(const char *id, int sock, struct log_demux *m, int64_t deadline,
+static int pump(const struct docker_state *s, int sock, struct log_demux *m, int64_t deadline,
 		bool *timed_out, struct fc_diag *d)
 {
+	struct signalfd_siginfo si;
 	struct stdin_pump *in = calloc(1, sizeof(*in));
 	char buf[65536];
 	int rc = 0;
@@ -548,8 +571,9 @@ static int pump(const char *id, int sock, struct log_demux *m, int64_t deadline,
 	/* Started with fd 0 closed, the socket itself may have become fd 0. */
 	in->fd = sock == STDIN_FILENO || fcntl(STDIN_FILENO, F_GETFD) < 0 ? -1 : STDIN_FILENO;
 	for (;;) {
-		struct pollfd p[2] = { { .fd = sock, .events = POLLIN },
-				       { .fd = in->len == 0 ? in->fd : -1, .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = sock, .events = POLLIN },
+				       { .fd = in->len == 0 ? in->fd : -1, .events = POLLIN },
+				       { .fd = s->sigfd, .events = POLLIN } };
 		int wait_ms = deadline ? (int)left_ms(deadline) : -1;
 		ssize_t n;
 
@@ -559,14 +583,20 @@ static int pump(const char *id, int sock, struct log_demux *m, int64_t deadline,
 			if (*timed_out)
 				break; /* killed, yet the stream stays open: stop reading */
 			*timed_out = true;
-			kill_container(id);
+			kill_container(s->id);
 			deadline = run_now_ns() + DOCKER_KILL_GRACE_MS * 1000000LL;
 			continue;
 		}
-		if (poll(p, 2, wait_ms) < 0) {
+		if (poll(p, 3, wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			rc = fc_diag_set(d, -errno, "docker: poll: %s", fc_strerror(-errno));
+			break;
+		}
+		if ((p[2].revents & POLLIN) && read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
+			kill_container(s->id);
+			rc = fc_diag_set(d, -EINTR, "docker: interrupted by signal %u; "
+					 "the container was killed", si.ssi_signo);
 			break;
 		}
 		stdin_step(in, sock, p[0].revents, p[1].revents);
@@ -620,17 +650,41 @@ static void set_status(struct runtime_result *res, int status)
 	res->st.status = res->st.timed_out ? 124 : status;
 }
 
+/*
+ * Until destroy has removed the container, SIGINT, SIGTERM and SIGHUP are
+ * read from a signalfd instead of killing forkcellctl, so that Ctrl-C kills
+ * the container rather than leaving it running without anyone to remove it.
+ */
+static int block_signals(struct docker_state *s, struct fc_diag *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, &s->old_mask) < 0)
+		return fc_diag_set(d, -errno, "docker: sigprocmask: %s", fc_strerror(-errno));
+	s->masked = true;
+	s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s->sigfd < 0)
+		return fc_diag_set(d, -errno, "docker: signalfd: %s", fc_strerror(-errno));
+	return 0;
+}
+
 static int docker_exec(const struct runtime_req *req, void *state, struct run_capture *out,
 		       struct run_capture *err, struct runtime_result *res, struct fc_diag *d)
 {
 	struct docker_state *s = state;
 	struct log_demux m = { .out = out, .err = err };
-	int64_t deadline = 0;
+	int64_t deadline = 0, t_collect;
 	char path[256];
 	long code = 0;
 	int status = 0, sock = -1, rc;
 
-	rc = attach_open(s->id, &m, &sock, d);
+	rc = block_signals(s, d);
+	if (rc == 0)
+		rc = attach_open(s->id, &m, &sock, d);
 	if (rc < 0)
 		return rc;
 	api_path(path, sizeof(path), "/containers/%s/start", s->id);
@@ -641,11 +695,14 @@ static int docker_exec(const struct runtime_req *req, void *state, struct run_ca
 	if (rc == 0 && code != 204 && code != 304)
 		rc = fc_diag_set(d, FC_ESTATE, "docker: cannot start the container (HTTP %ld)",
 				 code);
+	/* The receipt's sandbox start is create plus start. */
+	res->sandbox_start_ms += (run_now_ns() - res->st.start_ns) / 1000000;
 	if (rc == 0)
-		rc = pump(s->id, sock, &m, deadline, &res->st.timed_out, d);
+		rc = pump(s, sock, &m, deadline, &res->st.timed_out, d);
 	close(sock);
 	if (rc < 0)
 		return rc;
+	t_collect = run_now_ns();
 	/* Output can end before the process does: the deadline still holds. */
 	if (!res->st.timed_out) {
 		rc = wait_status(s->id, deadline ? left_ms(deadline) + 1 : 0, &status, d);
@@ -657,6 +714,7 @@ static int docker_exec(const struct runtime_req *req, void *state, struct run_ca
 	if (res->st.timed_out)
 		rc = wait_status(s->id, DOCKER_KILL_GRACE_MS, &status, d);
 	res->st.end_ns = run_now_ns();
+	res->collect_ms = (res->st.end_ns - t_collect) / 1000000;
 	if (rc < 0)
 		return rc;
 	set_status(res, status);
@@ -673,6 +731,11 @@ static void docker_destroy(void *state)
 		return;
 	api_path(path, sizeof(path), "/containers/%s?force=1&v=1", s->id);
 	docker_call("DELETE", path, NULL, DOCKER_CALL_TIMEOUT_MS, &code, NULL, NULL);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	/* A signal that came after the container stopped is delivered now. */
+	if (s->masked)
+		sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
 	free(s);
 }
 

@@ -112,7 +112,8 @@ static int stdin_null_begin(void)
 	int saved = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
 	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-	if (nul >= 0) {
+	/* With stdin closed, open() already returns fd 0: keep it. */
+	if (nul > STDIN_FILENO) {
 		(void)dup2(nul, STDIN_FILENO);
 		close(nul);
 	}

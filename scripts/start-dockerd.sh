@@ -24,12 +24,14 @@
 #   FORKCELL_DOCKERD_STORAGE force one storage driver instead of trying the list
 #   FORKCELL_DOCKERD_FLAGS   extra dockerd flags (word-split)
 #   FORKCELL_DOCKERD_WAIT    seconds to wait for /_ping per attempt (default 60)
+#   FORKCELL_DOCKERD_PIDFILE where this script records the pid it started
+#                            (default /var/run/forkcell-dockerd.pid)
 set -euo pipefail
 
 SOCK=${FORKCELL_DOCKER_SOCK:-/var/run/docker.sock}
 LOG=${FORKCELL_DOCKERD_LOG:-/var/log/forkcell-dockerd.log}
 WAIT=${FORKCELL_DOCKERD_WAIT:-60}
-PIDFILE=/var/run/forkcell-dockerd.pid
+PIDFILE=${FORKCELL_DOCKERD_PIDFILE:-/var/run/forkcell-dockerd.pid}
 ME=start-dockerd
 
 die() {
@@ -91,7 +93,7 @@ for f in /var/run/docker.pid /var/run/docker/containerd/containerd.pid "$PIDFILE
 		rm -f "$f"
 	fi
 done
-if [ -f /var/run/docker.pid ]; then
+if [ -f /var/run/docker.pid ] && [ "$SOCK" = /var/run/docker.sock ]; then
 	die "a dockerd (pid $(cat /var/run/docker.pid)) runs but $SOCK does not answer; see $LOG"
 fi
 
@@ -109,13 +111,12 @@ try() {
 	setsid dockerd --host "unix://$SOCK" --storage-driver "$driver" \
 		--bridge=none --iptables=false --ip6tables=false --log-level=warn \
 		${FORKCELL_DOCKERD_FLAGS:-} </dev/null >>"$LOG" 2>&1 &
+	# A script's background child is no group leader, so setsid execs in place
+	# and $! is dockerd itself.
 	pid=$!
 	echo "$pid" >"$PIDFILE"
 	for _ in $(seq 1 $((WAIT * 5))); do
 		if ping_ok; then
-			# setsid forks when it is a group leader: trust dockerd's own pid file.
-			pid=$(cat /var/run/docker.pid 2>/dev/null || echo "$pid")
-			echo "$pid" >"$PIDFILE"
 			echo "$ME: dockerd pid $pid answers on $SOCK (storage driver $driver," \
 				"log $LOG)"
 			return 0

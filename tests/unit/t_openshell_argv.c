@@ -41,9 +41,11 @@ static void test_names(void)
 	char longcell[200];
 
 	is_int(osh_sandbox_name("demo", "run_1764331234_abcdef12", out, sizeof(out)), 0, "name");
-	is_str(out, "fc-demo-run-1764", "name: fc-<cell>-<8 chars of the run id>, '_' mapped");
-	is_int(osh_sandbox_name("My.Cell", "ABCDEF123", out, sizeof(out)), 0, "name mixed");
+	is_str(out, "fc-demo-abcdef12", "name: fc-<cell>-<the run id's random end>");
+	is_int(osh_sandbox_name("My.Cell", "x_ABCDEF12", out, sizeof(out)), 0, "name mixed");
 	is_str(out, "fc-my-cell-abcdef12", "name: lower-cased, '.' mapped to '-'");
+	is_int(osh_sandbox_name("c", "r_1", out, sizeof(out)), 0, "name short run id");
+	is_str(out, "fc-c-r-1", "name: a short run id is used whole, '_' mapped to '-'");
 	memset(longcell, 'c', sizeof(longcell) - 1);
 	longcell[sizeof(longcell) - 1] = '\0';
 	is_int(osh_sandbox_name(longcell, "12345678", out, sizeof(out)), 0, "long cell");
@@ -133,7 +135,8 @@ static void test_driver_json(void)
 static void test_argv(void)
 {
 	struct osh_argv a;
-	char *const env[] = { (char *)"LANG=C", (char *)"BADNOEQ", NULL };
+	char *const env[] = { (char *)"LANG=C", (char *)"BADNOEQ", (char *)"HOME=/workspace/h",
+			      (char *)"HOME2=/workspace", NULL };
 	char *const cmd[] = { (char *)"make", (char *)"-j2", (char *)"--", (char *)"x y", NULL };
 	struct osh_create c = { .bin = "/opt/openshell", .name = "fc-demo-run12345", .image = "img",
 				.driver_json = "{}", .run_id = "run12345" };
@@ -175,7 +178,8 @@ static void test_argv(void)
 	is_argv(&a,
 		(const char *const[]){ "openshell", "sandbox", "exec", "-n", "fc-demo-run12345",
 				       "--no-tty", "--workdir", "/sandbox/work", "--timeout", "30",
-				       "--env", "LANG=C", "--", "sh", "-c", script, "fc", "make",
+				       "--env", "LANG=C", "--env", "HOME=/sandbox/work/h", "--env",
+				       "HOME2=/workspace", "--", "sh", "-c", script, "fc", "make",
 				       "-j2", "--", "x y", NULL },
 		"exec with the sentinel wrapper");
 	ok(strstr(script, "(\"$@\"); fc_s=$?;") && strstr(script, "exit \"$fc_s\"") &&
