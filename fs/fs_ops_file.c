@@ -32,6 +32,9 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = -EROFS;
 	if (rc == 0)
 		rc = fs_inode_ref(ctx, fs_ino(ctx, ino), true, &ent);
+	/* libfuse asks for atomic O_TRUNC: the kernel sends no separate setattr. */
+	if (rc == 0 && (fi->flags & O_TRUNC))
+		rc = fs_io_truncate(ctx, ent, 0);
 	if (rc == 0) {
 		fs_inode_open_inc(ctx, ent);
 		fi->keep_cache = 1;

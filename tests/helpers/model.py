@@ -349,10 +349,13 @@ def main():
     try:
         m.run()
     except Mismatch as e:
-        print("MISMATCH (seed %d): %s" % (a.seed, e))
+        with open(os.path.join(a.work, "ops.log"), "w") as f:
+            f.write("\n".join(m.log) + "\n")
+        print("all operations: %s" % os.path.join(a.work, "ops.log"))
         print("last operations:")
         for line in m.log[-25:]:
             print("  " + line)
+        print("MISMATCH (seed %d): %s" % (a.seed, e))
         return 1
     print("ok: %d ops, %d checkpoints, %d forks" % (a.ops, m.nckpt, m.nfork))
     return 0

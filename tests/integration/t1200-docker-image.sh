@@ -3,7 +3,8 @@
 # works: it runs with no network, its default user is the unprivileged
 # `sandbox`, root and numeric users work too, the busybox tools scripts rely on
 # are there, the root filesystem is read-only under the runtime's options while
-# /tmp (a tmpfs) is writable, and a rebuild of the same recipe is a no-op.
+# /tmp (a tmpfs) is writable, a rebuild of the same recipe is a no-op, and
+# scripts/start-dockerd.sh leaves a running engine alone.
 #
 # Needs a running engine (scripts/start-dockerd.sh) and the image; CI provides
 # both, elsewhere the test is skipped.
@@ -89,6 +90,11 @@ test_expect_success 'rebuilding the same recipe keeps the image' '
 	test_grep "up to date" out &&
 	after=$(fc_t 30 docker image inspect -f "{{.Id}}" "$IMAGE") &&
 	test_cmp_str "$before" "$after"
+'
+
+test_expect_success 'start-dockerd.sh leaves a running engine alone' '
+	fc_t 60 "$FC_SRCDIR/scripts/start-dockerd.sh" >out 2>&1 &&
+	test_grep "already answers" out
 '
 
 test_expect_success 'no container of this test is left' '
