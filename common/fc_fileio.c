@@ -96,13 +96,15 @@ static int fc_relpath_ok(const char *relpath)
 }
 
 /* Fallback for kernels without openat2: walk with O_NOFOLLOW per component. */
-static int fc_open_walk(int dirfd, const char *relpath, int flags, mode_t mode)
+int fc_open_beneath_walk(int dirfd, const char *relpath, int flags, mode_t mode)
 {
 	char comp[256];
 	const char *p = relpath;
 	int cur = dirfd;
-	int fd = -1;
+	int fd = fc_relpath_ok(relpath);
 
+	if (fd < 0)
+		return fd;
 	for (;;) {
 		const char *e = strchrnul(p, '/');
 		size_t n = (size_t)(e - p);
@@ -123,7 +125,13 @@ static int fc_open_walk(int dirfd, const char *relpath, int flags, mode_t mode)
 		}
 		fd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
-			fd = errno == ENOTDIR ? -ELOOP : -errno;
+			struct stat sb;
+
+			/* As openat2 would say: a symlink is ELOOP, a file ENOTDIR. */
+			fd = -errno;
+			if (fd == -ENOTDIR && fstatat(cur, comp, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(sb.st_mode))
+				fd = -ELOOP;
 			break;
 		}
 		if (cur != dirfd)
@@ -158,7 +166,7 @@ int fc_open_beneath(int dirfd, const char *relpath, int flags, mode_t mode)
 			return -errno;
 		__atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
 	}
-	return fc_open_walk(dirfd, relpath, flags, mode);
+	return fc_open_beneath_walk(dirfd, relpath, flags, mode);
 }
 
 int fc_mkdir_p(int dirfd, const char *relpath, mode_t mode)

@@ -36,6 +36,10 @@ int fc_fsync_dir(int dirfd);
  */
 int fc_open_beneath(int dirfd, const char *relpath, int flags, mode_t mode);
 
+/* The fallback of fc_open_beneath for kernels without openat2 (same
+ * contract); public so that unit tests exercise it on any kernel. */
+int fc_open_beneath_walk(int dirfd, const char *relpath, int flags, mode_t mode);
+
 /*
  * Create every missing directory of relpath beneath dirfd (mode, before
  * umask). Existing directories are fine; a non-directory in the way, a

@@ -597,6 +597,59 @@ static int gc_sweep_blobs(struct gc *gc)
 	return rc;
 }
 
+/*
+ * Blob records with no reference left behind by a crash between the blob's
+ * creation and the inode write that names it (only safe to drop while no
+ * daemon runs: a live one may be between those two steps).
+ */
+static int gc_sweep_unreferenced(struct gc *gc)
+{
+	struct fc_txn t = { 0 };
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	struct fc_blob b;
+	uint64_t *ids = NULL, id;
+	size_t n = 0, cap = 0;
+	int mrc, rc = fc_txn_begin(gc->st, gc->o->dry_run, &t);
+
+	if (rc == 0)
+		rc = fc_mdb_err(mdb_cursor_open(t.txn, gc->st->dbi_blob, &c));
+	for (mrc = rc ? MDB_NOTFOUND : mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
+	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (fc_key_u64_decode(k.mv_data, k.mv_size, &id) < 0 ||
+		    fc_blob_decode(v.mv_data, v.mv_size, &b) < 0 || b.refcount != 0)
+			continue;
+		if (n == cap) {
+			uint64_t *ni = realloc(ids, (cap = cap ? cap * 2 : 64) * sizeof(*ni));
+
+			if (!ni) {
+				rc = -ENOMEM;
+				break;
+			}
+			ids = ni;
+		}
+		ids[n++] = id;
+		gc->stats.orphan_files++;
+		gc->stats.orphan_bytes += gc_blob_bytes(gc, id, &b);
+	}
+	if (c)
+		mdb_cursor_close(c);
+	for (size_t i = 0; rc == 0 && !gc->o->dry_run && i < n; i++) {
+		uint8_t kb[8];
+		MDB_val dk = { 8, kb };
+
+		fc_key_u64(kb, ids[i]);
+		rc = fc_mdb_err(mdb_del(t.txn, gc->st->dbi_blob, &dk, NULL));
+		if (rc == 0)
+			rc = fc_txn_dead_add(&t, ids[i]);   /* the file goes after commit */
+	}
+	if (rc == 0 && !gc->o->dry_run && n > 0)
+		rc = fc_txn_commit(&t);
+	fc_txn_abort(&t);
+	free(ids);
+	return rc;
+}
+
 int fc_gc(struct fc_store *st, const struct fc_gc_opts *opts, struct fc_gc_stats *out,
 	  struct fc_diag *d)
 {
@@ -630,7 +683,9 @@ int fc_gc(struct fc_store *st, const struct fc_gc_opts *opts, struct fc_gc_stats
 		rc = gc_dry_blobs(&gc);
 	if (rc == 0 && !opts->cell && !gc_foreign_lock(&gc)) {
 		gc_sweep_tmp(&gc);
-		rc = gc_sweep_blobs(&gc);
+		rc = gc_sweep_unreferenced(&gc);
+		if (rc == 0)
+			rc = gc_sweep_blobs(&gc);
 		gc.stats.swept = true;
 	}
 	if (rc == 0 && !opts->dry_run)

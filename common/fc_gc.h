@@ -26,7 +26,8 @@ struct fc_gc_stats {
 	uint64_t records;       /* dirent/inode/xattr/symlink versions deleted */
 	uint64_t blobs;         /* blobs whose last reference went */
 	uint64_t bytes;         /* bytes of own blob files freed */
-	uint64_t orphan_files;  /* tmp/ leftovers and blob files without a record */
+	uint64_t orphan_files;  /* tmp/ leftovers, blob files without a record, blob
+				 * records no inode names (a crash between the two) */
 	uint64_t orphan_bytes;
 	bool swept;             /* the orphan sweep ran (--all, no daemon running) */
 };

@@ -18,7 +18,7 @@
 #include "fc_fileio.h"
 #include "fc_log.h"
 
-#define RUN_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define RUN_DEFAULT_PATH "PATH=" RUN_DEFAULT_PATH_VALUE
 #define RUN_EXIT_INTERNAL 125
 #define RUN_ARGS_HELP 3 /* --help was printed: exit 0 */
 

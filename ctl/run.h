@@ -21,6 +21,7 @@
 
 #define RUN_MAX_ENV 256
 #define RUN_SCHEMA_VERSION "1"
+#define RUN_DEFAULT_PATH_VALUE "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct run_opts {
 	const char *cell;

@@ -118,6 +118,16 @@ static cJSON *stream_json(const struct run_capture *cap)
 	return o;
 }
 
+static bool env_has(const struct run_opts *o, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (size_t i = 0; i < o->n_env; i++)
+		if (strncmp(o->env[i], key, n) == 0 && o->env[i][n] == '=')
+			return true;
+	return false;
+}
+
 static cJSON *command_json(const struct run_opts *o)
 {
 	cJSON *cmd = cJSON_CreateObject();
@@ -129,6 +139,15 @@ static cJSON *command_json(const struct run_opts *o)
 	for (size_t i = 0; o->argv[i]; i++)
 		cJSON_AddItemToArray(argv, cJSON_CreateString(o->argv[i]));
 	cJSON_AddStringToObject(cmd, "workdir", o->workdir);
+	/* The defaults forkcellctl sets are not secrets: record their values. */
+	if (!env_has(o, "PATH")) {
+		cJSON_AddItemToArray(names, cJSON_CreateString("PATH"));
+		cJSON_AddStringToObject(pub, "PATH", RUN_DEFAULT_PATH_VALUE);
+	}
+	if (!env_has(o, "HOME")) {
+		cJSON_AddItemToArray(names, cJSON_CreateString("HOME"));
+		cJSON_AddStringToObject(pub, "HOME", o->workdir);
+	}
 	for (size_t i = 0; i < o->n_env; i++) {
 		size_t klen = strcspn(o->env[i], "=");
 		char key[256];

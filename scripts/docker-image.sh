@@ -66,8 +66,9 @@ common_layout() {
 
 build_busybox() {
 	local bb app applets
-	bb=$(dpkg-query -L busybox-static 2>/dev/null | grep -m1 '/bin/busybox$') ||
-		die "busybox-static is not installed (apt-get install busybox-static)"
+	# awk reads all of its input: an early exit would fail the pipe (pipefail).
+	bb=$(dpkg-query -L busybox-static 2>/dev/null | awk '/\/bin\/busybox$/ && !n++') || true
+	[ -n "$bb" ] || die "busybox-static is not installed (apt-get install busybox-static)"
 	# A dynamic busybox would need the host's libc inside the image.
 	if ldd "$bb" >/dev/null 2>&1; then
 		die "$bb is dynamically linked; install busybox-static"

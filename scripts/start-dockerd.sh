@@ -24,14 +24,16 @@
 #   FORKCELL_DOCKERD_STORAGE force one storage driver instead of trying the list
 #   FORKCELL_DOCKERD_FLAGS   extra dockerd flags (word-split)
 #   FORKCELL_DOCKERD_WAIT    seconds to wait for /_ping per attempt (default 60)
-#   FORKCELL_DOCKERD_PIDFILE where this script records the pid it started
-#                            (default /var/run/forkcell-dockerd.pid)
+#   FORKCELL_START_DOCKERD_PIDFILE
+#                            where this script records the pid it started
+#                            (default /var/run/forkcell-dockerd.pid; dockerd's
+#                            own pid file stays /var/run/docker.pid)
 set -euo pipefail
 
 SOCK=${FORKCELL_DOCKER_SOCK:-/var/run/docker.sock}
 LOG=${FORKCELL_DOCKERD_LOG:-/var/log/forkcell-dockerd.log}
 WAIT=${FORKCELL_DOCKERD_WAIT:-60}
-PIDFILE=${FORKCELL_DOCKERD_PIDFILE:-/var/run/forkcell-dockerd.pid}
+PIDFILE=${FORKCELL_START_DOCKERD_PIDFILE:-/var/run/forkcell-dockerd.pid}
 ME=start-dockerd
 
 die() {

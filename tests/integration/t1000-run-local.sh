@@ -110,7 +110,9 @@ test_expect_success 'only --env reaches the command, public values are recorded'
 	! grep -q FORKCELL_HOST_SECRET "$TEST_TMP/mnt/env.out" &&
 	test_grep "^A=1$" "$TEST_TMP/mnt/env.out" &&
 	latest_receipt "$TEST_TMP/r5.json" &&
-	test_cmp_str "{'"'"'A'"'"': '"'"'1'"'"'}" "$(json_get "$TEST_TMP/r5.json" "r[\"command\"][\"env\"][\"public\"]")" &&
+	test_cmp_str 1 "$(json_get "$TEST_TMP/r5.json" "r[\"command\"][\"env\"][\"public\"][\"A\"]")" &&
+	test_cmp_str False "$(json_get "$TEST_TMP/r5.json" "\"B\" in r[\"command\"][\"env\"][\"public\"]")" &&
+	test_cmp_str True "$(json_get "$TEST_TMP/r5.json" "set(r[\"command\"][\"env\"][\"names\"]) == {\"PATH\", \"HOME\", \"A\", \"B\"}")" &&
 	! grep -q secret "$STORE/receipts/$(json_get "$TEST_TMP/r5.json" "r[\"id\"]").json"
 '
 

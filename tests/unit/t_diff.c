@@ -253,6 +253,22 @@ static void test_gc(struct fc_store *st, uint64_t ckpt)
 	is_int(real.gens, 1, "the orphan generation is reclaimed");
 	is_int(real.records, 1, "with its record");
 	is_int(fsck_count(st), 0, "fsck is clean");
+
+	/* A blob created but never named (crash before the inode write). */
+	{
+		uint64_t id = 0;
+		int fd = -1;
+
+		must(fc_txn_begin(st, false, &t), "begin");
+		must(fc_blob_create(&t, head, &id, &fd), "blob create");
+		if (fd >= 0)
+			close(fd);
+		must(fc_txn_commit(&t), "commit");
+	}
+	is_int(fc_gc(st, &o, &real, &d), 0, "gc after a leaked blob");
+	ok(real.swept && real.orphan_files >= 1, "the unreferenced blob is swept (%llu)",
+	   (unsigned long long)real.orphan_files);
+	is_int(fsck_count(st), 0, "fsck is clean");
 }
 
 int main(void)

@@ -46,6 +46,18 @@ static void test_fileio(int dfd)
 	is_int(fc_open_beneath(dfd, "../etc/passwd", O_RDONLY, 0), -EXDEV, "'..' is refused");
 	is_int(fc_open_beneath(dfd, "/etc/passwd", O_RDONLY, 0), -EINVAL, "absolute is refused");
 	is_int(fc_mkdir_p(dfd, "x/link/sub", 0755), -ENOTDIR, "mkdir -p through a symlink");
+	fd = fc_open_beneath_walk(dfd, "x/y/z", O_RDONLY | O_DIRECTORY, 0);
+	ok(fd >= 0, "walk: open beneath");
+	if (fd >= 0)
+		close(fd);
+	is_int(fc_open_beneath_walk(dfd, "x/link/passwd", O_RDONLY, 0), -ELOOP,
+	       "walk: a symlink component is refused");
+	is_int(fc_open_beneath_walk(dfd, "x/link", O_RDONLY, 0), -ELOOP,
+	       "walk: a final symlink is refused");
+	is_int(fc_open_beneath_walk(dfd, "state.json/x", O_RDONLY, 0), -ENOTDIR,
+	       "walk: a file component is ENOTDIR");
+	is_int(fc_open_beneath_walk(dfd, "x/../../etc", O_RDONLY, 0), -EXDEV,
+	       "walk: '..' is refused");
 	fd = fc_open_beneath(dfd, "x/y/new", O_WRONLY | O_CREAT | O_EXCL, 0600);
 	ok(fd >= 0, "create beneath");
 	if (fd >= 0)
