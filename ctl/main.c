@@ -11,6 +11,7 @@
 
 #include "ctl.h"
 #include "run.h"
+#include "policy_cmd.h"
 #include "fc_log.h"
 
 #ifndef FORKCELL_VERSION
@@ -82,6 +83,10 @@ const struct ctl_cmd ctl_commands[] = {
 	{ "reject", cmd_reject, "CELL --run ID", "restore the checkpoint taken before a run",
 	  "  --run ID             the run to reject\n"
 	  "  --reason TEXT        recorded in the decision\n" },
+	{ "policy", cmd_policy, "check FILE | diff A B",
+	  "validate, canonicalise and compare OpenShell policy files",
+	  "  check FILE           validate FILE, print its canonical form and revision\n"
+	  "  diff A B             what B allows that A does not, and the reverse\n" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

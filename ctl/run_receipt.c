@@ -15,6 +15,7 @@
 
 #include "fc_canon.h"
 #include "fc_fileio.h"
+#include "policy_cmd.h"
 
 #define POLICY_MAX (1 << 20)
 #define TAIL_RECORDED 2048
@@ -31,18 +32,23 @@ int run_policy_snapshot(struct ctl *c, const struct run_opts *o, struct run_stat
 			struct fc_diag *d)
 {
 	uint8_t digest[FC_SHA256_LEN];
-	char hex[FC_SHA256_HEX], name[FC_SHA256_HEX + 8], rev[32];
+	char hex[FC_SHA256_HEX], name[FC_SHA256_HEX + 8];
+	struct fc_policy_rev rev;
+	struct fc_policy *pol = NULL;
 	char *buf = NULL;
 	size_t len = 0;
 	int dirfd = -1, rc;
 
 	if (!o->policy)
 		return 0;
-	/* Read the bytes once; everything after works on this snapshot. */
-	rc = fc_read_file(AT_FDCWD, o->policy, POLICY_MAX, &buf, &len);
+	/*
+	 * Read the bytes once and parse them: an invalid policy fails the run
+	 * before anything starts. The snapshot is of these same bytes.
+	 */
+	rc = ctl_policy_load(o->policy, &pol, &rev, &buf, &len, d);
 	if (rc < 0)
-		return fc_diag_set(d, rc, "cannot read policy '%s': %s", o->policy,
-				   fc_strerror(rc));
+		return rc;
+	fc_policy_free(pol);
 	fc_sha256_buf(buf, len, digest);
 	fc_hex(digest, sizeof(digest), hex);
 	if (mkdirat(c->st->root_fd, "policies", 0700) < 0 && errno != EEXIST)
@@ -61,16 +67,18 @@ int run_policy_snapshot(struct ctl *c, const struct run_opts *o, struct run_stat
 		return fc_diag_set(d, rc, "cannot snapshot policy '%s': %s", o->policy,
 				   fc_strerror(rc));
 	snprintf(s->policy_file, sizeof(s->policy_file), "%s/policies/%s", c->st->path, name);
-	snprintf(rev, sizeof(rev), "policy_%.12s", hex);
 	s->policy = cJSON_CreateObject();
 	cJSON_AddStringToObject(s->policy, "path", o->policy);
-	cJSON_AddStringToObject(s->policy, "sha256", hex);
-	cJSON_AddStringToObject(s->policy, "hash_of", "file_bytes");
-	cJSON_AddStringToObject(s->policy, "revision", rev);
+	cJSON_AddStringToObject(s->policy, "sha256", rev.sha256);
+	cJSON_AddStringToObject(s->policy, "hash_of", "canonical_json");
+	cJSON_AddStringToObject(s->policy, "revision", rev.revision);
+	cJSON_AddStringToObject(s->policy, "file_sha256", hex);
 	cJSON_AddStringToObject(s->policy, "snapshot", name);
 	cJSON_AddFalseToObject(s->policy, "enforced");
 	cJSON_AddStringToObject(s->policy, "enforcement",
-				"recorded only: policy enforcement is not implemented yet");
+				"recorded only: the policy is validated, canonicalised and hashed; "
+				"enforcement (Landlock, seccomp, egress proxy) is not implemented "
+				"yet");
 	return 0;
 }
 

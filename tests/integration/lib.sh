@@ -282,27 +282,12 @@ fc_helper() {
 
 # ---- mounts and daemons ----------------------------------------------------
 
-# fc_is_mounted PATH: PATH is a mount point in this namespace.
+# fc_is_mounted PATH: PATH is a mount point in this namespace. (Paths with
+# characters that mountinfo escapes are not supported.)
 fc_is_mounted() {
 	local p
 	p=$(realpath -m "$1")
-	python3 - "$p" <<'PY'
-import sys
-target = sys.argv[1]
-def unescape(s):
-    out, i = [], 0
-    while i < len(s):
-        if s[i] == '\\' and i + 3 < len(s) and s[i+1:i+4].isdigit():
-            out.append(chr(int(s[i+1:i+4], 8))); i += 4
-        else:
-            out.append(s[i]); i += 1
-    return ''.join(out)
-with open('/proc/self/mountinfo') as f:
-    for line in f:
-        if unescape(line.split()[4]) == target:
-            sys.exit(0)
-sys.exit(1)
-PY
+	awk -v t="$p" '$5 == t { found = 1 } END { exit !found }' /proc/self/mountinfo
 }
 
 # fc_mount_fstype PATH: the fs type of the mount at PATH (e.g. fuse.forkcellfs).
@@ -351,18 +336,16 @@ fc_daemon_pid() {
 
 # fc_mnt_pid MNT: the pid of the daemon whose run/*.json names mount point MNT.
 fc_mnt_pid() {
-	python3 - "$STORE/run" "$(realpath -m "$1")" <<'PY'
-import glob, json, os, sys
-for f in glob.glob(os.path.join(sys.argv[1], "*.json")):
-    try:
-        info = json.load(open(f))
-    except (OSError, ValueError):
-        continue
-    if os.path.realpath(info.get("mountpoint", "")) == sys.argv[2]:
-        print(info["pid"])
-        sys.exit(0)
-sys.exit(1)
-PY
+	local p f
+	p=$(realpath -m "$1")
+	for f in "$STORE"/run/*.json; do
+		[ -r "$f" ] || continue
+		if grep -q "\"mountpoint\"[[:space:]]*:[[:space:]]*\"$p\"" "$f"; then
+			sed -n 's/.*"pid"[[:space:]]*:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$f"
+			return 0
+		fi
+	done
+	return 1
 }
 
 # fc_record_pid PID: remember a daemon to kill at exit.
@@ -566,5 +549,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$TEST_TMP/logs
 export LSAN_OPTIONS="log_path=$TEST_TMP/logs/lsan"
 export LC_ALL=C
 export TZ=UTC
+# Debian's own tools first (python3 is Debian's, as in CI).
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 chmod 0755 "$TEST_TMP"
 cd "$TEST_TMP" || exit 1
