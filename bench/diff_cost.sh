@@ -44,12 +44,20 @@ export PATH=$BIN:$PATH
 die() { echo "bench/diff_cost.sh: $*" >&2; exit 1; }
 
 cleanup() {
-	local rc=$? c
+	local rc=$? c i
 	[ "$rc" = 0 ] || tail -n 5 "$WORK/log" >&2 2>/dev/null || true
 	for c in small big; do
-		forkcellctl umount "$c" >/dev/null 2>&1 || true
+		# The daemon can still be flushing after a big run: retry.
+		for i in 1 2 3 4 5; do
+			grep -q " $WORK/store/mnt/$c " /proc/self/mounts || break
+			forkcellctl umount "$c" >/dev/null 2>&1 || sleep 2
+		done
 	done
-	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$WORK"
+	if grep -q " $WORK/" /proc/self/mounts; then
+		echo "bench/diff_cost.sh: a mount is left under $WORK; not removing it" >&2
+	elif [ "${BENCH_KEEP:-0}" != 1 ]; then
+		rm -rf --one-file-system "$WORK"
+	fi
 }
 
 gen_tool() {
@@ -103,19 +111,20 @@ receipt_numbers() {
 	"$PY" -c 'import json, sys
 r = json.load(open(sys.argv[1]))
 t = r["timings_ms"]
-print(r["changes"]["counts"]["modified"], t["diff"], t["total"], t["run"])' "$1"
+print(r["changes"]["counts"]["modified"], t["diff"], t["total"], t["run"], r["id"])' "$1"
 }
 
 # measure CELL N K REP: one run, one result line.
 measure() {
-	local cell=$1 n=$2 k=$3 rep=$4 r=$WORK/receipt.json got diff total run
+	local cell=$1 n=$2 k=$3 rep=$4 r=$WORK/receipt.json got diff total run id size
 	forkcellctl run "$cell" --accept-on-success -- sh -c "$(modify_cmd "$k" "r$rep")" \
 		>/dev/null 2>>"$WORK/log"
 	forkcellctl receipt show --cell "$cell" --format json >"$r"
-	read -r got diff total run < <(receipt_numbers "$r")
+	read -r got diff total run id < <(receipt_numbers "$r")
+	size=$(stat -c %s "$FORKCELL_HOME/receipts/$id.json")
 	[ "$got" = "$k" ] || die "expected $k modified files, the receipt lists $got"
-	printf '%-9s %-9s %-4s %9s %10s %9s   %s\n' "$n" "$k" "$rep" "$diff" "$total" "$run" \
-		"$(cut -d' ' -f1 /proc/loadavg)"
+	printf '%-9s %-9s %-4s %9s %10s %9s %12s   %s\n' "$n" "$k" "$rep" "$diff" "$total" "$run" \
+		"$size" "$(cut -d' ' -f1 /proc/loadavg)"
 	echo "$n $k $rep $diff $total $run" >>"$WORK/results"
 }
 
@@ -152,7 +161,7 @@ main() {
 	trap cleanup EXIT
 	gen_tool
 	echo "# diff cost of receipts; $(nproc) cpus; load $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "# cell_files changed rep diff_ms total_ms run_ms load1"
+	echo "# cell_files changed rep diff_ms total_ms run_ms receipt_bytes load1"
 	make_cell small "$SMALL"
 	for rep in $(seq 1 "$REPS"); do
 		measure small "$SMALL" 10 "$rep"

@@ -47,9 +47,17 @@ export HOME=$WORK/home
 die() { echo "bench/run_lifecycle.sh: $*" >&2; exit 1; }
 
 cleanup() {
-	[ "$?" = 0 ] || tail -n 5 "$WORK/log" >&2 2>/dev/null || true
-	forkcellctl umount c >/dev/null 2>&1 || true
-	rm -rf "$WORK"
+	local rc=$? i
+	[ "$rc" = 0 ] || tail -n 5 "$WORK/log" >&2 2>/dev/null || true
+	for i in 1 2 3 4 5; do
+		grep -q " $WORK/store/mnt/c " /proc/self/mounts || break
+		forkcellctl umount c >/dev/null 2>&1 || sleep 2
+	done
+	if grep -q " $WORK/" /proc/self/mounts; then
+		echo "bench/run_lifecycle.sh: a mount is left under $WORK; not removing it" >&2
+	else
+		rm -rf --one-file-system "$WORK"
+	fi
 }
 
 # stats NAME JSON: "median p95 mean" in ms of a hyperfine export.

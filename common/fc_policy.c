@@ -199,7 +199,8 @@ static int unknown_key(struct pctx *x, const struct pnode *key, const struct fc_
 			  allowed);
 }
 
-int fc_pol_walk_map(struct pctx *x, const struct pnode *m, const struct fc_pol_field *tab, void *obj)
+int fc_pol_walk_map(struct pctx *x, const struct pnode *m, const struct fc_pol_field *tab,
+		    void *obj)
 {
 	const struct fc_pol_field *f;
 	size_t old;
@@ -314,6 +315,7 @@ static int fs_list(struct pctx *x, const struct pnode *v, struct fc_policy *p, b
 		if (++x->npaths > FC_POLICY_MAX_PATHS)
 			return fc_pol_err(x, v->kids[i], FC_ELIMIT, "more than %d filesystem paths",
 					  FC_POLICY_MAX_PATHS);
+		s = NULL;
 		rc = fc_pol_get_str(x, v->kids[i], &s);
 		if (rc == 0)
 			rc = fs_path_norm(x, v->kids[i], s, &norm);
@@ -488,7 +490,7 @@ static int f_binaries(struct pctx *x, const struct pnode *v, void *obj)
 		old = fc_pol_where_idx(x, i);
 		slot = &net->binaries[net->nbinaries];
 		rc = fc_pol_walk_map(x, v->kids[i], binary_fields, slot);
-		if (rc == 0 && *slot)
+		if (*slot)
 			net->nbinaries++;
 		if (rc == 0)
 			rc = fc_pol_need_keys(x, v->kids[i], req);

@@ -143,7 +143,8 @@ int fc_policy_canon(const struct fc_policy *p, char **json, size_t *len,
  * with each list sorted; caller frees with cJSON_Delete. The comparison is
  * over normalised grant lines (one per binary, host, port and method/path
  * matcher), not over glob containment: a '*' glob and a binary it matches
- * count as different grants. Errors: -ENOMEM.
+ * count as different grants. Errors: -ENOMEM; FC_ELIMIT when a policy
+ * flattens to more than 2^18 grant lines.
  */
 int fc_policy_diff(const struct fc_policy *a, const struct fc_policy *b, cJSON **out);
 

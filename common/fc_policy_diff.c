@@ -5,10 +5,11 @@
  * sandbox do: a filesystem path with its access, and for the network one
  * line per (binary, host, port, method, path matcher); GET rules also grant
  * HEAD, access presets expand to their methods, audit endpoints grant any
- * request. Deny rules become separate lines (a deny only the first policy
- * has means the second allows more). The diff is set difference over those
- * lines, so it is exact for everything but glob containment: '/usr/bin/c*'
- * and '/usr/bin/curl' are different lines even though one covers the other.
+ * request; an endpoint's deny rules qualify each of its lines ("... except
+ * DELETE /admin/x"), so changing a deny changes the lines it restricts. The
+ * diff is set difference over those lines, so it is exact for everything
+ * but glob containment: '/usr/bin/c*' and '/usr/bin/curl' are different
+ * lines even though one covers the other.
  * Settings that grant nothing (landlock compatibility, the process
  * identity) are reported as "changed".
  */
@@ -20,10 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A policy can multiply binaries, endpoints, ports and rules: cap the work. */
+#define LINES_MAX (1 << 18)
+
 struct lines {
 	char **v;
 	size_t n, cap;
-	int err; /* sticky -ENOMEM */
+	int err; /* sticky -ENOMEM or FC_ELIMIT */
 };
 
 static void lines_add(struct lines *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -36,6 +40,10 @@ static void lines_add(struct lines *l, const char *fmt, ...)
 
 	if (l->err)
 		return;
+	if (l->n >= LINES_MAX) {
+		l->err = FC_ELIMIT;
+		return;
+	}
 	va_start(ap, fmt);
 	n = vasprintf(&s, fmt, ap);
 	va_end(ap);
@@ -104,7 +112,8 @@ static char *query_text(const struct fc_pol_rule *r)
 	return buf;
 }
 
-static void rule_lines(struct lines *l, const char *pfx, const struct fc_pol_rule *r, char sep)
+static void rule_lines(struct lines *l, const char *pfx, const struct fc_pol_rule *r,
+		       const char *except)
 {
 	char *q = query_text(r);
 
@@ -112,40 +121,67 @@ static void rule_lines(struct lines *l, const char *pfx, const struct fc_pol_rul
 		l->err = -ENOMEM;
 		return;
 	}
-	/* Deny lines keep a tab after the prefix: see lifted_denies(). */
-	lines_add(l, "%s%c%s %s%s", pfx, sep, r->method, r->path, q);
+	lines_add(l, "%s %s %s%s%s", pfx, r->method, r->path, q, except);
 	if (strcmp(r->method, "GET") == 0)
-		lines_add(l, "%s%cHEAD %s%s", pfx, sep, r->path, q);
+		lines_add(l, "%s HEAD %s%s%s", pfx, r->path, q, except);
 	free(q);
 }
 
-static void preset_lines(struct lines *l, const char *pfx, enum fc_pol_access a)
+/* " except M PATH, M PATH" for the endpoint's deny rules, "" without. */
+static char *except_text(const struct fc_pol_endpoint *e)
+{
+	char *buf = NULL, *q;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < e->ndeny; i++) {
+		q = query_text(&e->deny[i]);
+		fprintf(f, "%s%s %s%s", i ? ", " : " except ", e->deny[i].method, e->deny[i].path,
+			q ? q : "");
+		free(q);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static void preset_lines(struct lines *l, const char *pfx, enum fc_pol_access a,
+			 const char *except)
 {
 	static const char *const methods[] = { "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH" };
 	size_t n = a == FC_POL_READ_ONLY ? 3 : 6;
 
 	if (a == FC_POL_FULL) {
-		lines_add(l, "%s * **", pfx);
+		lines_add(l, "%s * **%s", pfx, except);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		lines_add(l, "%s %s **", pfx, methods[i]);
+		lines_add(l, "%s %s **%s", pfx, methods[i], except);
 }
 
-/* Grant and deny lines of one endpoint, port and binary. */
-static void endpoint_lines(struct lines *g, struct lines *dn, const char *pfx,
-			   const struct fc_pol_endpoint *e)
+/* Grant lines of one endpoint, port and binary; deny rules qualify each. */
+static void endpoint_lines(struct lines *g, const char *pfx, const struct fc_pol_endpoint *e)
 {
+	char *except;
+
 	if (e->protocol == FC_POL_PROTO_L4) {
 		lines_add(g, "%s (L4: any traffic)", pfx);
 		return;
 	}
+	except = except_text(e);
+	if (!except) {
+		g->err = -ENOMEM;
+		return;
+	}
 	if (e->access != FC_POL_ACCESS_NONE)
-		preset_lines(g, pfx, e->access);
+		preset_lines(g, pfx, e->access, except);
 	for (size_t i = 0; i < e->nrules; i++)
-		rule_lines(g, pfx, &e->rules[i], ' ');
-	for (size_t i = 0; i < e->ndeny; i++)
-		rule_lines(dn, pfx, &e->deny[i], '\t');
+		rule_lines(g, pfx, &e->rules[i], except);
+	free(except);
 	if (e->enforcement == FC_POL_AUDIT)
 		lines_add(g, "%s any request (audit: violations are logged, not blocked)", pfx);
 	for (size_t i = 0; i < e->nallowed_ips; i++)
@@ -156,7 +192,7 @@ static void endpoint_lines(struct lines *g, struct lines *dn, const char *pfx,
 		lines_add(g, "%s TLS passed through uninspected (tls: skip)", pfx);
 }
 
-static void policy_lines(const struct fc_policy *p, struct lines *g, struct lines *dn)
+static void policy_lines(const struct fc_policy *p, struct lines *g)
 {
 	char *pfx = NULL;
 
@@ -171,14 +207,14 @@ static void policy_lines(const struct fc_policy *p, struct lines *g, struct line
 
 		for (size_t b = 0; b < net->nbinaries; b++)
 			for (size_t j = 0; j < net->nendpoints; j++)
-				for (size_t k = 0; k < net->endpoints[j].nports; k++) {
+				for (size_t k = 0; k < net->endpoints[j].nports && !g->err; k++) {
 					if (asprintf(&pfx, "network %s -> %s:%u", net->binaries[b],
 						     net->endpoints[j].host,
 						     net->endpoints[j].ports[k]) < 0) {
 						g->err = -ENOMEM;
 						return;
 					}
-					endpoint_lines(g, dn, pfx, &net->endpoints[j]);
+					endpoint_lines(g, pfx, &net->endpoints[j]);
 					free(pfx);
 				}
 	}
@@ -196,45 +232,6 @@ static int minus(cJSON *out, const struct lines *x, const struct lines *y)
 			continue;
 		if (!cJSON_AddItemToArray(out, cJSON_CreateString(x->v[i])))
 			return -ENOMEM;
-	}
-	return 0;
-}
-
-static bool has_prefix(const struct lines *l, const char *pfx, size_t n)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strncmp(l->v[i], pfx, n) == 0 && l->v[i][n] == ' ')
-			return true;
-	return false;
-}
-
-/*
- * Deny lines of x that y lacks, where the other policy (grants) still
- * grants something to that binary, host and port: there the deny no
- * longer holds, so the other policy allows more.
- */
-static int lifted_denies(cJSON *out, const struct lines *x, const struct lines *y,
-			 const struct lines *grants)
-{
-	size_t j = 0, n;
-	char *s, *tab;
-
-	for (size_t i = 0; i < x->n; i++) {
-		while (j < y->n && strcmp(y->v[j], x->v[i]) < 0)
-			j++;
-		if (j < y->n && strcmp(y->v[j], x->v[i]) == 0)
-			continue;
-		tab = strchr(x->v[i], '\t');
-		n = tab ? (size_t)(tab - x->v[i]) : strlen(x->v[i]);
-		if (!has_prefix(grants, x->v[i], n))
-			continue;
-		if (asprintf(&s, "no deny rule for %.*s %s", (int)n, x->v[i], tab ? tab + 1 : "") < 0)
-			return -ENOMEM;
-		if (!cJSON_AddItemToArray(out, cJSON_CreateString(s))) {
-			free(s);
-			return -ENOMEM;
-		}
-		free(s);
 	}
 	return 0;
 }
@@ -275,36 +272,27 @@ static int changed(cJSON *out, const struct fc_policy *a, const struct fc_policy
 
 int fc_policy_diff(const struct fc_policy *a, const struct fc_policy *b, cJSON **out)
 {
-	struct lines ga = { 0 }, da = { 0 }, gb = { 0 }, db = { 0 };
+	struct lines ga = { 0 }, gb = { 0 };
 	cJSON *o = cJSON_CreateObject();
 	cJSON *only_a = o ? cJSON_AddArrayToObject(o, "only_a") : NULL;
 	cJSON *only_b = o ? cJSON_AddArrayToObject(o, "only_b") : NULL;
 	cJSON *chg = o ? cJSON_AddArrayToObject(o, "changed") : NULL;
 	int rc = only_a && only_b && chg ? 0 : -ENOMEM;
 
-	policy_lines(a, &ga, &da);
-	policy_lines(b, &gb, &db);
+	policy_lines(a, &ga);
+	policy_lines(b, &gb);
 	if (rc == 0)
-		rc = ga.err ? ga.err : da.err ? da.err : gb.err ? gb.err : db.err;
+		rc = ga.err ? ga.err : gb.err;
 	lines_sort_uniq(&ga);
-	lines_sort_uniq(&da);
 	lines_sort_uniq(&gb);
-	lines_sort_uniq(&db);
-	/* A deny that only A has is something B allows, and the reverse. */
 	if (rc == 0)
 		rc = minus(only_b, &gb, &ga);
 	if (rc == 0)
-		rc = lifted_denies(only_b, &da, &db, &gb);
-	if (rc == 0)
 		rc = minus(only_a, &ga, &gb);
-	if (rc == 0)
-		rc = lifted_denies(only_a, &db, &da, &ga);
 	if (rc == 0)
 		rc = changed(chg, a, b);
 	lines_release(&ga);
-	lines_release(&da);
 	lines_release(&gb);
-	lines_release(&db);
 	if (rc < 0) {
 		cJSON_Delete(o);
 		return rc;

@@ -2,6 +2,7 @@
  * cmd_cells: the cell lifecycle commands of forkcellctl: init, status,
  * list and delete.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -170,6 +171,47 @@ static void status_human(const char *cell, const struct fc_cell *cl, const struc
 		printf("mounted:     no\n");
 }
 
+/* Time-travel mounts of cell: run/<cell>@<gen>.json of a live daemon. */
+static void status_tt_mounts(struct ctl *c, const char *cell, cJSON *o)
+{
+	int fd = openat(c->st->run_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
+	size_t n = strlen(cell);
+	struct fc_daemon_info info;
+	struct dirent *e;
+	cJSON *arr = o ? cJSON_AddArrayToObject(o, "checkpoint_mounts") : NULL;
+
+	if (!dp) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(dp))) {
+		char *end = NULL;
+		uint64_t gen;
+		cJSON *m;
+
+		if (strncmp(e->d_name, cell, n) != 0 || e->d_name[n] != '@')
+			continue;
+		gen = strtoull(e->d_name + n + 1, &end, 10);
+		if (!end || strcmp(end, ".json") != 0 || gen == 0 ||
+		    fc_cell_lock_held(c->st, cell, gen) != 1 ||
+		    fc_daemon_info_read(c->st, cell, gen, &info) < 0)
+			continue;
+		if (!o) {
+			printf("time travel: checkpoint %llu at %s (pid %lld)\n",
+			       (unsigned long long)gen, info.mountpoint, (long long)info.pid);
+			continue;
+		}
+		m = cJSON_CreateObject();
+		cJSON_AddNumberToObject(m, "checkpoint", (double)gen);
+		cJSON_AddStringToObject(m, "mountpoint", info.mountpoint);
+		cJSON_AddNumberToObject(m, "pid", (double)info.pid);
+		cJSON_AddItemToArray(arr, m);
+	}
+	closedir(dp);
+}
+
 int cmd_status(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = { CTL_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
@@ -206,10 +248,15 @@ int cmd_status(struct ctl *c, int argc, char **argv)
 		rc = fc_cell_serve_state(c->st, cc.cell, 0, &s, &info);
 	if (rc < 0)
 		return ctl_fail(c, rc, &d);
-	if (c->json)
-		ctl_json_out(status_json(cc.cell, &cl, &hg, &cc, base, s, &info));
-	else
+	if (c->json) {
+		cJSON *out = status_json(cc.cell, &cl, &hg, &cc, base, s, &info);
+
+		status_tt_mounts(c, cc.cell, out);
+		ctl_json_out(out);
+	} else {
 		status_human(cc.cell, &cl, &hg, &cc, base, s, &info);
+		status_tt_mounts(c, cc.cell, NULL);
+	}
 	return CTL_EXIT_OK;
 }
 

@@ -13,7 +13,7 @@
 #include "ctl.h"
 #include "fc_ctlproto.h"
 
-/* Begin a write txn, run fn, commit, sync. */
+/* Begin a write txn, run fn, commit (timed), then sync. */
 typedef int (*ctl_txn_fn)(struct fc_txn *t, void *arg, struct fc_diag *d);
 
 static int direct_write(struct ctl *c, ctl_txn_fn fn, void *arg, double *ms,
@@ -29,9 +29,11 @@ static int direct_write(struct ctl *c, ctl_txn_fn fn, void *arg, double *ms,
 	if (rc == 0)
 		rc = fc_txn_commit(&t);
 	fc_txn_abort(&t);
+	/* The switch is the commit; the fsync after it is durability against
+	 * power loss, reported apart (a process crash cannot lose a commit). */
+	*ms = ctl_now_ms() - t0;
 	if (rc == 0)
 		rc = fc_store_sync(c->st);
-	*ms = ctl_now_ms() - t0;
 	return rc;
 }
 
@@ -77,6 +79,7 @@ struct ckpt_args {
 	const char *name;      /* checkpoint name or restore/fork ref */
 	const char *newcell;
 	uint64_t ckpt, head, old_head;
+	int64_t invalidated;    /* kernel cache entries the daemon dropped; -1: unmounted */
 	double ms;             /* duration of the operation itself */
 };
 
@@ -215,6 +218,7 @@ static int restore_via_daemon(struct ctl *c, struct ckpt_args *a, struct fc_diag
 		a->ms = resp_ms(resp, t0);
 	if (rc == 0) {
 		a->ckpt = resp_u64(resp, "restored_to");
+		a->invalidated = (int64_t)resp_u64(resp, "invalidated");
 		a->old_head = resp_u64(resp, "old_head");
 		a->head = resp_u64(resp, "head");
 	}
@@ -226,7 +230,7 @@ int cmd_restore(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = { CTL_COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
 	const struct ctl_cmd *cmd = ctl_cmd_find("restore");
-	struct ckpt_args a = { 0 };
+	struct ckpt_args a = { .invalidated = -1 };
 	struct fc_daemon_info info;
 	struct fc_diag d;
 	char name[FC_CELL_NAME_MAX + 1];
@@ -262,6 +266,8 @@ int cmd_restore(struct ctl *c, int argc, char **argv)
 	r = fc_ctl_reply_ok();
 	cJSON_AddStringToObject(r, "cell", a.cell);
 	cJSON_AddNumberToObject(r, "restored_to", (double)a.ckpt);
+	if (a.invalidated >= 0)
+		cJSON_AddNumberToObject(r, "invalidated", (double)a.invalidated);
 	cJSON_AddStringToObject(r, "name", name);
 	cJSON_AddNumberToObject(r, "old_head", (double)a.old_head);
 	cJSON_AddNumberToObject(r, "head", (double)a.head);

@@ -130,6 +130,9 @@ static int policy_diff(struct ctl *c, const char *a, const char *b)
 		rc = ctl_policy_load(b, &pb, &rb, NULL, NULL, &d);
 	if (rc == 0)
 		rc = fc_policy_diff(pa, pb, &diff);
+	if (rc == FC_ELIMIT)
+		fc_diag_set(&d, rc, "the policies are too large to compare (over %d grant lines)",
+			    1 << 18);
 	fc_policy_free(pa);
 	fc_policy_free(pb);
 	if (rc < 0)

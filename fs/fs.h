@@ -111,6 +111,9 @@ struct fs_ctx {
 	int ctl_wake[2];          /* pipe that stops the control thread */
 	pthread_t ctl_thread;
 	bool ctl_started;
+	/* A generation switch committed without fsync: the control thread
+	 * syncs after replying (see fs_ctl_answer). Control thread only. */
+	bool sync_pending;
 	bool info_written;
 	int64_t started;
 };
@@ -201,6 +204,8 @@ int fs_io_read_lock(struct fs_ctx *ctx, struct fs_inode *ent);
 int fs_io_write_lock(struct fs_ctx *ctx, struct fs_inode *ent);
 /* Truncate ino to size (copy-up, or a fresh empty file for size 0). */
 int fs_io_truncate(struct fs_ctx *ctx, struct fs_inode *ent, uint64_t size);
+/* Give a freshly created file's writable blob fd to ent (takes ownership of fd). */
+void fs_io_adopt(struct fs_ctx *ctx, struct fs_inode *ent, int fd);
 /* Drop the shared fd (last close, restore). */
 void fs_io_drop(struct fs_inode *ent);
 

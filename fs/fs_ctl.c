@@ -11,6 +11,7 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -234,15 +235,36 @@ static int fs_ctl_dispatch(struct fs_ctx *ctx, const cJSON *req, cJSON *r, struc
 	return fc_diag_set(d, FC_EPROTO, "unknown op '%s'", op);
 }
 
-/* Answer one request on fd. */
+/*
+ * Answer one request on fd. A generation switch is committed to LMDB before
+ * the reply (so it survives the death of any process) but fsync'ed to the
+ * disk after it, unless the request says "durable": true: the switch then
+ * costs a commit, not a disk flush, and power-loss durability follows
+ * within the same control-thread turn.
+ */
 static int fs_ctl_answer(struct fs_ctx *ctx, int fd, const cJSON *req)
 {
+	const cJSON *durable = cJSON_GetObjectItemCaseSensitive(req, "durable");
 	struct fc_diag d;
 	cJSON *reply = fc_ctl_reply_ok();
 	int rc;
 
+	struct timespec t0, t1;
+
 	fc_diag_init(&d);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = reply ? fs_ctl_dispatch(ctx, req, reply, &d) : -ENOMEM;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc == 0 && !cJSON_HasObjectItem(reply, "duration_ms"))
+		cJSON_AddNumberToObject(reply, "duration_ms",
+					(double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+						(double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	if (rc == 0 && ctx->sync_pending && cJSON_IsTrue(durable)) {
+		ctx->sync_pending = false;
+		rc = fc_store_sync(ctx->st);
+		if (rc == 0 && !cJSON_AddTrueToObject(reply, "durable"))
+			rc = -ENOMEM;
+	}
 	if (rc < 0) {
 		cJSON_Delete(reply);
 		reply = fc_ctl_reply_err(rc, &d);
@@ -252,6 +274,14 @@ static int fs_ctl_answer(struct fs_ctx *ctx, int fd, const cJSON *req)
 		return -ENOMEM;
 	rc = fc_ctl_send(fd, reply, FS_CTL_IO_MS);
 	cJSON_Delete(reply);
+	if (ctx->sync_pending) {
+		ctx->sync_pending = false;
+		int src = fc_store_sync(ctx->st);
+
+		if (src < 0)
+			fc_log(FC_LOG_ERR, "cannot sync the store after a switch: %s",
+			       fc_strerror(src));
+	}
 	return rc;
 }
 

@@ -348,7 +348,8 @@ static int fs_gen_checkpoint_locked(struct fs_ctx *ctx, const char *name, uint64
 	}
 	fc_view_release(&ctx->view);
 	ctx->view = nv;
-	return fc_store_sync(ctx->st);
+	ctx->sync_pending = true;
+	return 0;
 }
 
 int fs_gen_checkpoint(struct fs_ctx *ctx, const char *name, uint64_t *ckpt, uint64_t *head,
@@ -466,7 +467,7 @@ int fs_gen_restore(struct fs_ctx *ctx, const char *ref, uint64_t *restored, uint
 		ctx->view = nv;
 		fs_keys_unique(&k);
 		fs_gen_drop(ctx, &k);
-		rc = fc_store_sync(ctx->st);
+		ctx->sync_pending = true;
 	} else {
 		fc_view_release(&nv);
 	}
@@ -507,7 +508,7 @@ int fs_gen_fork(struct fs_ctx *ctx, const char *ref, const char *newcell, uint64
 		fc_txn_abort(&t);
 	if (rc == 0) {
 		*from = ck;
-		rc = fc_store_sync(ctx->st);
+		ctx->sync_pending = true;
 	}
 	return rc;
 }
@@ -573,7 +574,7 @@ int fs_gen_restore_paths(struct fs_ctx *ctx, const char *ref, const char *const 
 	if (rc == 0) {
 		fs_keys_unique(&k);
 		fs_gen_drop(ctx, &k);
-		rc = fc_store_sync(ctx->st);
+		ctx->sync_pending = true;
 	}
 	pthread_rwlock_unlock(&ctx->view_lock);
 	if (rc == 0)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "fc_log.h"
 
@@ -247,15 +248,21 @@ static int fs_parent_load(struct fs_ctx *ctx, struct fc_txn *t, uint64_t parent,
 	return rc == -ENOENT ? 0 : rc;
 }
 
-/* Make a new inode named name in parent; on success fill e (no lookup counted). */
+/*
+ * Make a new inode named name in parent; on success fill e (no lookup
+ * counted). With fd_out (create(2) of a regular file), the file gets its
+ * empty hot blob in the same txn and *fd_out is its writable fd, so the
+ * first write needs neither a txn nor an open.
+ */
 static int fs_mknode(fuse_req_t req, struct fs_ctx *ctx, uint64_t parent, const char *name,
-		     mode_t mode, dev_t rdev, const char *target, struct fuse_entry_param *e)
+		     mode_t mode, dev_t rdev, const char *target, struct fuse_entry_param *e,
+		     int *fd_out)
 {
 	struct fc_txn t = { 0 };
 	struct fc_inode prec, rec;
 	struct fc_dirent de = { 0 };
 	uint64_t ino = 0;
-	int rc;
+	int fd = -1, rc;
 
 	rc = fs_name_ok(name);
 	if (rc == 0)
@@ -273,6 +280,10 @@ static int fs_mknode(fuse_req_t req, struct fs_ctx *ctx, uint64_t parent, const 
 		rec.size = strlen(target);
 		rc = fc_symlink_put(&t, &ctx->view, ino, target);
 	}
+	if (rc == 0 && fd_out) {
+		rc = fc_blob_create(&t, ctx->view.head, &rec.blob, &fd);
+		rec.blob_gen = ctx->view.head;
+	}
 	if (rc == 0)
 		rc = fc_inode_put(&t, &ctx->view, ino, &rec);
 	de.type = IFTODT(mode);
@@ -286,8 +297,13 @@ out:
 		rc = fc_txn_commit(&t);
 	else
 		fc_txn_abort(&t);
-	if (rc < 0)
+	if (rc < 0) {
+		if (fd >= 0)
+			close(fd);
 		return rc;
+	}
+	if (fd_out)
+		*fd_out = fd;
 	memset(e, 0, sizeof(*e));
 	fs_attr_fill(ctx, ino, &rec, NULL, &e->attr);
 	e->ino = ino;
@@ -303,7 +319,7 @@ static void fs_reply_new(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	struct fuse_entry_param e;
 	int rc;
 
-	rc = fs_mknode(req, ctx, fs_ino(ctx, parent), name, mode, rdev, target, &e);
+	rc = fs_mknode(req, ctx, fs_ino(ctx, parent), name, mode, rdev, target, &e, NULL);
 	if (rc == 0)
 		rc = fs_inode_lookup_inc(ctx, e.ino);
 	if (rc == 0)
@@ -338,12 +354,15 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	struct fs_ctx *ctx = fs_req_begin(req);
 	struct fuse_entry_param e;
 	struct fs_inode *ent = NULL;
-	int rc;
+	int fd = -1, rc;
 
-	rc = fs_mknode(req, ctx, fs_ino(ctx, parent), name, S_IFREG | (mode & 07777), 0, NULL, &e);
+	rc = fs_mknode(req, ctx, fs_ino(ctx, parent), name, S_IFREG | (mode & 07777), 0, NULL, &e,
+		       &fd);
 	if (rc == 0)
 		rc = fs_inode_ref(ctx, e.ino, true, &ent);
 	if (rc == 0) {
+		fs_io_adopt(ctx, ent, fd);
+		fd = -1;
 		fs_inode_lookup_inc(ctx, e.ino);
 		fs_inode_open_inc(ctx, ent);
 		fi->keep_cache = 1;
@@ -352,6 +371,8 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	} else {
 		fs_reply_err(req, rc);
 	}
+	if (fd >= 0)
+		close(fd);
 	fs_inode_unref(ctx, ent);
 	fs_req_end(ctx);
 }

@@ -2,6 +2,8 @@
 #
 #   build/fuzz/fuzz_codec         libFuzzer + ASan + UBSan (clang)
 #   build/fuzz/fuzz_codec_replay  the same target with standalone_main.c (gcc)
+#   build/fuzz/fuzz_policy        the policy parser, canonical form and diff
+#   build/fuzz/fuzz_policy_replay (seeds in tests/fuzz/corpus/policy/)
 #
 # `make fuzz` replays the seeds with the gcc build, then fuzzes for
 # FUZZ_TIME seconds from the seeds. New inputs go to build/fuzz/corpus/,
@@ -17,8 +19,16 @@ CODEC_SRC := common/fc_codec.c common/fc_err.c
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Icommon -Wall -Wextra -Werror \
 	-Wno-unused-parameter $(shell pkg-config --cflags lmdb 2>/dev/null)
 
-.PHONY: all replay run
-all: replay run
+POLICY_SEEDS := tests/fuzz/corpus/policy
+POLICY_SRC := common/fc_policy.c common/fc_policy_yaml.c common/fc_policy_net.c \
+	common/fc_policy_canon.c common/fc_policy_diff.c common/fc_glob.c common/fc_canon.c \
+	common/fc_hash.c common/fc_err.c
+POLICY_HDR := common/fc_policy.h common/fc_policy_int.h common/fc_glob.h common/fc_canon.h \
+	common/fc_hash.h common/fc_err.h
+POLICY_LIBS := -lyaml $(shell pkg-config --libs libcjson openssl libxxhash lmdb 2>/dev/null)
+
+.PHONY: all replay run replay-policy run-policy
+all: replay run replay-policy run-policy
 
 $(FUZZ_OUT)/fuzz_codec: tests/fuzz/fuzz_codec.c $(CODEC_SRC) common/fc_codec.h common/fc_err.h
 	@mkdir -p $(FUZZ_OUT)
@@ -38,3 +48,26 @@ run: $(FUZZ_OUT)/fuzz_codec
 	@mkdir -p $(FUZZ_OUT)/corpus/codec
 	$(FUZZ_OUT)/fuzz_codec -max_total_time=$(FUZZ_TIME) -timeout=5 -rss_limit_mb=2048 \
 		-artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus/codec $(FUZZ_SEEDS)
+
+$(FUZZ_OUT)/fuzz_policy: tests/fuzz/fuzz_policy.c $(POLICY_SRC) $(POLICY_HDR)
+	@mkdir -p $(FUZZ_OUT)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ tests/fuzz/fuzz_policy.c $(POLICY_SRC) $(POLICY_LIBS)
+
+$(FUZZ_OUT)/fuzz_policy_replay: tests/fuzz/fuzz_policy.c tests/fuzz/standalone_main.c \
+		$(POLICY_SRC) $(POLICY_HDR)
+	@mkdir -p $(FUZZ_OUT)
+	$(GCC) $(FUZZ_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-o $@ tests/fuzz/fuzz_policy.c tests/fuzz/standalone_main.c $(POLICY_SRC) \
+		$(POLICY_LIBS)
+
+replay-policy: $(FUZZ_OUT)/fuzz_policy_replay
+	$(FUZZ_OUT)/fuzz_policy_replay $(POLICY_SEEDS)
+
+# -max_len: policies up to the 1 MiB limit are valid input, but short ones
+# find the parser's corners faster.
+run-policy: $(FUZZ_OUT)/fuzz_policy
+	@mkdir -p $(FUZZ_OUT)/corpus/policy
+	$(FUZZ_OUT)/fuzz_policy -max_total_time=$(FUZZ_TIME) -timeout=5 -rss_limit_mb=2048 \
+		-max_len=16384 -artifact_prefix=$(FUZZ_OUT)/policy- $(FUZZ_OUT)/corpus/policy \
+		$(POLICY_SEEDS)

@@ -421,7 +421,7 @@ fc_abort_fuse() {
 	if [ ! -d /sys/fs/fuse/connections/"${dev#*:}" ]; then
 		mount -t fusectl none /sys/fs/fuse/connections 2>/dev/null || true
 	fi
-	echo 1 >/sys/fs/fuse/connections/"${dev#*:}"/abort 2>/dev/null || true
+	{ echo 1 >/sys/fs/fuse/connections/"${dev#*:}"/abort; } 2>/dev/null || true
 }
 
 # ---- filesystem helpers ----------------------------------------------------
@@ -480,6 +480,14 @@ fc_cleanup() {
 			fc_abort_fuse "$mnt"
 			umount -l "$mnt" 2>/dev/null
 		}
+	done
+	# Daemons of this test that left no pid behind: their command line
+	# names a path below TEST_TMP.
+	for pid in $(grep -lsF -- "$TEST_TMP/" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+		[ "$pid" != $$ ] || continue
+		case "$(readlink "/proc/$pid/exe" 2>/dev/null)" in
+		*/forkcellfs) echo "$pid" >>"$TEST_TMP/.pids" ;;
+		esac
 	done
 	if [ -f "$TEST_TMP/.pids" ]; then
 		for pid in $(sort -u "$TEST_TMP/.pids"); do

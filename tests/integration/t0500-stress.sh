@@ -21,12 +21,10 @@ stress() {
 		cat "stress.$name"
 		return 1
 	}
-	if grep -Ei "fail|verif.*error|corrupt" "stress.$name" | grep -v " 0 failed" |
-		grep -Eiv "passed: [0-9]+: .* failed: 0|skipped: 0" >"stress.$name.bad"; then
-		if [ -s "stress.$name.bad" ]; then
-			cat "stress.$name"
-			return 1
-		fi
+	if ! grep -q "successful run completed" "stress.$name" ||
+		grep -E "^stress-ng: (fail|error):" "stress.$name"; then
+		cat "stress.$name"
+		return 1
 	fi
 	return 0
 }
