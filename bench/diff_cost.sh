@@ -158,6 +158,10 @@ main() {
 	[ -x "$PY" ] || PY=$(command -v python3) || die "needs python3"
 	rm -rf "$WORK"
 	mkdir -p "$WORK"
+	# A private copy of the binaries: a rebuild during the run cannot disturb it.
+	mkdir -p "$WORK/bin"
+	cp "$BIN/forkcellctl" "$BIN/forkcellfs" "$WORK/bin/"
+	export PATH=$WORK/bin:$PATH
 	trap cleanup EXIT
 	gen_tool
 	echo "# diff cost of receipts; $(nproc) cpus; load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -11,8 +11,9 @@
 #              from `strace -f -e trace=execve` of one run, minus its status fd),
 #              and the simpler `bwrap --ro-bind / / --dev /dev --proc /proc
 #              --unshare-all --die-with-parent true`
-#   docker     direct = `docker run --rm --network none forkcell-sandbox:latest true`
-#              and the same with forkcellctl's container options; skipped when
+#   docker     direct = `docker run --rm --network none forkcell-sandbox:latest true`,
+#              the same with forkcellctl's container options, and the engine API
+#              without the CLI (curl: create, start, wait, delete); skipped when
 #              no engine answers
 #   openshell  against the fake CLI (tests/fakes/openshell); direct = its
 #              sandbox create / exec / delete sequence with forkcellctl's arguments
@@ -146,8 +147,25 @@ bench_docker() {
 		--security-opt no-new-privileges --read-only --tmpfs /tmp:rw,nosuid,nodev,size=256m \
 		--init --pids-limit 512 --memory 2g --cpus 1 \
 		--mount "type=bind,source=$mnt,target=/workspace" -w /workspace "$IMAGE" true
+	# The engine API without the docker CLI (as forkcellctl talks to it):
+	# create, start, wait, delete, one curl each.
+	cat >"$WORK/docker-api.sh" <<EOF
+#!/bin/sh
+set -e
+api() { curl -sf --unix-socket /var/run/docker.sock -X "\$1" "http://d/v1.41\$2" \\
+	-H 'Content-Type: application/json' \${3:+-d "\$3"}; }
+id=\$(api POST /containers/create '{"Image":"$IMAGE","Cmd":["true"],"HostConfig":{"NetworkMode":"none"}}' |
+	sed 's/.*"Id":"\([0-9a-f]*\)".*/\1/')
+api POST /containers/\$id/start >/dev/null
+api POST /containers/\$id/wait >/dev/null
+api DELETE /containers/\$id >/dev/null
+EOF
+	chmod +x "$WORK/docker-api.sh"
+	"$WORK/docker-api.sh" || die "the docker API sequence fails"
+	series docker direct-api "$WORK/docker-api.sh"
 	overhead docker fc direct
 	overhead docker fc direct-same
+	overhead docker fc direct-api
 	[ -z "$(docker ps -aq --filter label=forkcell.cell=c)" ] ||
 		echo "docker: containers left behind by forkcellctl" >&2
 }
@@ -194,7 +212,8 @@ bench_chain() {
 	have=$(forkcellctl --format json receipt verify | "$PY" -c 'import json, sys
 print(json.load(sys.stdin)["records"])')
 	for ((i = have; i < CHAIN; i += 2)); do
-		forkcellctl run c --accept-on-success -- true >/dev/null 2>&1
+		forkcellctl run c --accept-on-success -- true >/dev/null 2>>"$WORK/log" ||
+			die "run $i of the chain series failed"
 	done
 	have=$(forkcellctl --format json receipt verify | "$PY" -c 'import json, sys
 print(json.load(sys.stdin)["records"])')
@@ -211,6 +230,10 @@ main() {
 	[ -x "$PY" ] || PY=$(command -v python3) || die "needs python3"
 	rm -rf "$WORK"
 	mkdir -p "$WORK/src" "$HOME"
+	# A private copy of the binaries: a rebuild during the run cannot disturb it.
+	mkdir -p "$WORK/bin"
+	cp "$BIN/forkcellctl" "$BIN/forkcellfs" "$WORK/bin/"
+	export PATH=$WORK/bin:$PATH
 	trap cleanup EXIT
 	for i in $(seq 1 100); do echo "file $i" >"$WORK/src/f$i"; done
 	forkcellctl init c --from "$WORK/src" >/dev/null

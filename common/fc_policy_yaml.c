@@ -159,6 +159,24 @@ static int scalar_ok(struct ybuild *b, const yaml_event_t *ev)
 	return 0;
 }
 
+/* The dotted path of the collection on top of the stack, into x->where. */
+static void stack_where(struct ybuild *b)
+{
+	char *w = b->x->where;
+	size_t o = 0, cap = sizeof(b->x->where);
+
+	w[0] = '\0';
+	for (int i = 0; i + 1 < b->depth && o < cap; i++) {
+		const struct pnode *n = b->stack[i];
+
+		if (n->kind == PN_MAP)
+			o += (size_t)snprintf(w + o, cap - o, "%s%s", o ? "." : "",
+					      n->kids[n->n - 2]->str);
+		else
+			o += (size_t)snprintf(w + o, cap - o, "[%zu]", n->n - 1);
+	}
+}
+
 /* Add n to the open collection on top of the stack (or make it the root). */
 static int attach(struct ybuild *b, const yaml_event_t *ev, struct pnode *n)
 {
@@ -173,11 +191,14 @@ static int attach(struct ybuild *b, const yaml_event_t *ev, struct pnode *n)
 		if (n->kind != PN_SCALAR)
 			return err_mark(b, ev->start_mark, FC_EPOLICY,
 					"mapping keys must be strings");
-		for (size_t i = 0; i < top->n; i += 2)
-			if (strcmp(top->kids[i]->str, n->str) == 0)
-				return err_mark(b, ev->start_mark, FC_EPOLICY,
-						"duplicate key '%s' (first at line %d)", n->str,
-						top->kids[i]->line);
+		for (size_t i = 0; i < top->n; i += 2) {
+			if (strcmp(top->kids[i]->str, n->str) != 0)
+				continue;
+			stack_where(b);
+			return fc_pol_err(b->x, n, FC_EPOLICY,
+					  "duplicate key '%s' (first at line %d)", n->str,
+					  top->kids[i]->line);
+		}
 	}
 	if ((top->kind == PN_MAP ? top->n / 2 : top->n) >= FC_POLICY_MAX_ITEMS)
 		return err_mark(b, ev->start_mark, FC_ELIMIT, "more than %d entries in one %s",

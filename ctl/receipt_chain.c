@@ -215,7 +215,7 @@ static int chain_load_all(int dirfd, struct chain_rec **out, size_t *n, struct f
 		cnt++;
 	}
 	closedir(dir);
-	if (rc == 0)
+	if (rc == 0 && cnt > 1)
 		qsort(v, cnt, sizeof(*v), cmp_seq);
 	if (rc < 0) {
 		for (size_t i = 0; i < cnt; i++)

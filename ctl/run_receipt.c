@@ -17,7 +17,6 @@
 #include "fc_fileio.h"
 #include "policy_cmd.h"
 
-#define POLICY_MAX (1 << 20)
 #define TAIL_RECORDED 2048
 
 static void iso_time(time_t t, char out[32])

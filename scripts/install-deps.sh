@@ -21,6 +21,8 @@ PACKAGES=(
 	procps psmisc coreutils findutils python3 git
 	# stress and benchmarks
 	stress-ng fio hyperfine busybox-static
+	# the docker runtime and its tests (Docker Engine API over the socket)
+	docker.io curl
 )
 
 if [ "${1:-}" = "--print" ]; then

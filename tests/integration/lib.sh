@@ -79,7 +79,7 @@ skip_all() {
 	exit 0
 }
 
-# ok_line STATUS DESC: record one test result.
+# fc_tap_result STATUS DESC: record one test result (STATUS 0 = pass).
 fc_tap_result() {
 	test_count=$((test_count + 1))
 	if [ "$1" = 0 ]; then
@@ -102,21 +102,21 @@ test_skip() {
 
 # ---- per-test cleanup ----------------------------------------------------
 
-# test_when_finished CMD: run CMD (eval'd) after the current test body.
-# Works from the test's subshell: the commands go to a file.
+# test_when_finished CMD: run CMD (eval'd) after the current test body,
+# last registered first. Works from the test's subshell: each command goes
+# to its own file in $TEST_TMP/.when_finished/.
 test_when_finished() {
-	printf '%s\n' "$*" >>"$TEST_TMP/.when_finished"
+	local n
+	n=$(find "$TEST_TMP/.when_finished" -type f | wc -l)
+	printf '%s\n' "$*" >"$TEST_TMP/.when_finished/$(printf '%06d' "$n")"
 }
 
 fc_run_when_finished() {
-	local f=$TEST_TMP/.when_finished cmds rc=0
-	[ -s "$f" ] || return 0
-	cmds=$(tac "$f")
-	: >"$f"
-	while IFS= read -r line; do
-		[ -n "$line" ] || continue
-		( eval "$line" ) >>"$TEST_TMP/.out" 2>&1 || rc=1
-	done <<<"$cmds"
+	local f rc=0
+	for f in $(find "$TEST_TMP/.when_finished" -type f | sort -r); do
+		( eval "$(cat "$f")" ) >>"$TEST_TMP/.out" 2>&1 || rc=1
+		rm -f "$f"
+	done
 	return $rc
 }
 
@@ -546,7 +546,7 @@ trap 'exit 143' TERM
 trap 'exit 130' INT
 trap 'exit 129' HUP
 mkdir -p "$TEST_TMP/logs"
-: >"$TEST_TMP/.when_finished"
+mkdir -p "$TEST_TMP/.when_finished"
 STORE=$TEST_TMP/store
 export FORKCELL_HOME=$STORE
 export HOME=$TEST_TMP/home

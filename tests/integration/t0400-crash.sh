@@ -43,6 +43,24 @@ sys.exit(1 if bad else 0)
 PY
 }
 
+# wait_ledger FILE: until the storm has fsync'ed its first file.
+wait_ledger() {
+	local n
+	for n in $(seq 200); do
+		[ -s "$1" ] && return 0
+		sleep 0.05
+	done
+	fc_fail "the write storm wrote nothing in 10 s"
+}
+
+# ensure_mounted: a failed iteration must not take the next ones down.
+ensure_mounted() {
+	if ! stat mnt/hello.txt >/dev/null 2>&1 && ! stat mnt/rb >/dev/null 2>&1; then
+		ctl umount cr >/dev/null 2>&1 || umount -l mnt 2>/dev/null || true
+		fc_mount cr mnt
+	fi
+}
+
 # recover I: clean up the killed daemon's mount and check the store.
 recover() {
 	if [ $(($1 % 2)) = 0 ]; then
@@ -74,6 +92,7 @@ crash_storm() {
 	: >"ledger$i" &&
 	{ python3 "$STORM" "mnt/storm$i" "$TEST_TMP/ledger$i" "$i" >/dev/null 2>&1 & } &&
 	spid=$! &&
+	wait_ledger "ledger$i" &&
 	{ while :; do cat mnt/hello.txt >/dev/null 2>&1 &&
 		echo "append $i" >>mnt/run.sh 2>/dev/null || break; done & } &&
 	apid=$! &&
@@ -92,6 +111,7 @@ crash_checkpoint() {
 	: >"ledger$i" && : >"ckpts$i" &&
 	{ python3 "$STORM" "mnt/storm$i" "$TEST_TMP/ledger$i" "$i" >/dev/null 2>&1 & } &&
 	spid=$! &&
+	wait_ledger "ledger$i" &&
 	{
 		n=0
 		while [ ! -e "stop$i" ]; do
@@ -153,6 +173,7 @@ for i in $(seq 1 "$ITERATIONS"); do
 	0) kind=restore ;;
 	esac
 	test_expect_success "crash $i: kill -9 during $kind, recover, fsck, verify" "
+		ensure_mounted &&
 		crash_$kind $i
 	"
 done

@@ -84,12 +84,28 @@ test_expect_success 'gc --all reclaims a deleted cell' '
 	ctl restore g k2 && fc_treehash mnt >now && test_cmp k2.list now
 '
 
+test_expect_success 'the name of a deleted cell can be used again' '
+	ctl fork g reborn --from k1 &&
+	ctl delete reborn &&
+	ctl init reborn --from base &&
+	ctl delete reborn &&
+	ctl init reborn --from base &&
+	ctl checkpoints reborn >out &&
+	test_grep -w base out &&
+	ctl delete reborn
+'
+
 test_expect_success 'gc of an unmounted cell, then fsck' '
 	ctl restore g k1 &&
 	write_files mnt late &&
 	fc_umount g mnt &&
 	ctl restore g k2 &&
 	before=$(blob_bytes) &&
+	blob_list >u.before &&
+	ctl gc g --dry-run >udry.out &&
+	test_grep -E "[1-9][0-9]* *(bytes|B|KiB|MiB)" udry.out &&
+	blob_list >u.after &&
+	test_cmp u.before u.after &&
 	ctl gc g &&
 	test "$(blob_bytes)" -lt "$before" &&
 	ctl fsck &&
