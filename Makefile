@@ -101,7 +101,9 @@ $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBFC)
 PROVE := prove -j2 --timer
 INTEGRATION := $(sort $(wildcard tests/integration/t[0-9]*.sh))
 
+# The saved fuzz inputs are replayed (gcc + ASan/UBSan) before the tests.
 check: all
+	$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk replay replay-policy replay-ctlproto
 	FORKCELL_BIN=$(CURDIR)/$(BUILD) $(PROVE) --exec '' $(UNIT_BIN) $(INTEGRATION)
 
 check-unit: all

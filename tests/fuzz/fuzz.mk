@@ -4,6 +4,7 @@
 #   build/fuzz/fuzz_codec_replay  the same target with standalone_main.c (gcc)
 #   build/fuzz/fuzz_policy        the policy parser, canonical form and diff
 #   build/fuzz/fuzz_policy_replay (seeds in tests/fuzz/corpus/policy/)
+#   build/fuzz/fuzz_ctlproto      control-protocol lines (seeds in tests/fuzz/corpus/ctlproto/)
 #
 # `make fuzz` replays the seeds with the gcc build, then fuzzes for
 # FUZZ_TIME seconds from the seeds. New inputs go to build/fuzz/corpus/,
@@ -27,8 +28,12 @@ POLICY_HDR := common/fc_policy.h common/fc_policy_int.h common/fc_glob.h common/
 	common/fc_hash.h common/fc_err.h
 POLICY_LIBS := -lyaml $(shell pkg-config --libs libcjson openssl libxxhash lmdb 2>/dev/null)
 
-.PHONY: all replay run replay-policy run-policy
-all: replay run replay-policy run-policy
+CTL_SEEDS := tests/fuzz/corpus/ctlproto
+CTL_SRC := common/fc_ctlproto.c common/fc_codec.c common/fc_err.c
+CTL_LIBS := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
+
+.PHONY: all replay run replay-policy run-policy replay-ctlproto run-ctlproto
+all: replay run replay-policy run-policy replay-ctlproto run-ctlproto
 
 $(FUZZ_OUT)/fuzz_codec: tests/fuzz/fuzz_codec.c $(CODEC_SRC) common/fc_codec.h common/fc_err.h
 	@mkdir -p $(FUZZ_OUT)
@@ -71,3 +76,22 @@ run-policy: $(FUZZ_OUT)/fuzz_policy
 	$(FUZZ_OUT)/fuzz_policy -max_total_time=$(FUZZ_TIME) -timeout=5 -rss_limit_mb=2048 \
 		-max_len=16384 -artifact_prefix=$(FUZZ_OUT)/policy- $(FUZZ_OUT)/corpus/policy \
 		$(POLICY_SEEDS)
+
+$(FUZZ_OUT)/fuzz_ctlproto: tests/fuzz/fuzz_ctlproto.c $(CTL_SRC) common/fc_ctlproto.h
+	@mkdir -p $(FUZZ_OUT)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ tests/fuzz/fuzz_ctlproto.c $(CTL_SRC) $(CTL_LIBS)
+
+$(FUZZ_OUT)/fuzz_ctlproto_replay: tests/fuzz/fuzz_ctlproto.c tests/fuzz/standalone_main.c \
+		$(CTL_SRC) common/fc_ctlproto.h
+	@mkdir -p $(FUZZ_OUT)
+	$(GCC) $(FUZZ_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-o $@ tests/fuzz/fuzz_ctlproto.c tests/fuzz/standalone_main.c $(CTL_SRC) $(CTL_LIBS)
+
+replay-ctlproto: $(FUZZ_OUT)/fuzz_ctlproto_replay
+	$(FUZZ_OUT)/fuzz_ctlproto_replay $(CTL_SEEDS)
+
+run-ctlproto: $(FUZZ_OUT)/fuzz_ctlproto
+	@mkdir -p $(FUZZ_OUT)/corpus/ctlproto
+	$(FUZZ_OUT)/fuzz_ctlproto -max_total_time=$(FUZZ_TIME) -timeout=5 -rss_limit_mb=2048 \
+		-artifact_prefix=$(FUZZ_OUT)/ctlproto- $(FUZZ_OUT)/corpus/ctlproto $(CTL_SEEDS)
