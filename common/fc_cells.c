@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fc_store_int.h"
@@ -120,15 +121,59 @@ int fc_cell_put(struct fc_txn *t, const char *cell, const struct fc_cell *in)
 	return fc_mdb_err(mdb_put(t->txn, t->st->dbi_branch, &k, &d, 0));
 }
 
+struct gen_list {
+	const char *cell;
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int collect_cell_gens(void *arg, uint64_t gen, const struct fc_gen *g)
+{
+	struct gen_list *l = arg;
+
+	if (strcmp(g->cell, l->cell) != 0)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		uint64_t *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = gen;
+	return 0;
+}
+
+/*
+ * Delete the branch record, and hand the cell's generations over to
+ * FC_GEN_CELL_DELETED so that a new cell of the same name starts clean (its
+ * checkpoint names must not collide with the old ones). Cost: one pass
+ * over the generation table, not over the workspace.
+ */
 int fc_cell_del(struct fc_txn *t, const char *cell)
 {
+	struct gen_list l = { .cell = cell };
+	struct fc_gen g;
 	MDB_val k;
 	int rc = cell_key(cell, &k);
 
 	if (rc < 0)
 		return rc;
 	rc = mdb_del(t->txn, t->st->dbi_branch, &k, NULL);
-	return rc == MDB_NOTFOUND ? FC_ENOCELL : fc_mdb_err(rc);
+	if (rc != 0)
+		return rc == MDB_NOTFOUND ? FC_ENOCELL : fc_mdb_err(rc);
+	rc = fc_gen_iter(t, collect_cell_gens, &l);
+	for (size_t i = 0; rc == 0 && i < l.n; i++) {
+		rc = fc_gen_get(t, l.v[i], &g);
+		if (rc == 0) {
+			snprintf(g.cell, sizeof(g.cell), "%s", FC_GEN_CELL_DELETED);
+			rc = fc_gen_put(t, l.v[i], &g);
+		}
+	}
+	free(l.v);
+	return rc;
 }
 
 int fc_cell_iter(struct fc_txn *t, fc_cell_cb cb, void *arg)

@@ -96,6 +96,12 @@ struct fc_blob {
 	char relpath[FC_RELPATH_MAX + 1]; /* FC_BLOB_BASE: path under the base dir */
 };
 
+/*
+ * The cell field of the generations of a deleted cell: not a valid cell
+ * name, so a new cell of the old name never sees the old checkpoints.
+ */
+#define FC_GEN_CELL_DELETED "~deleted"
+
 struct fc_gen {
 	uint64_t parent;    /* 0 for a root */
 	uint8_t kind;       /* enum fc_gen_kind */

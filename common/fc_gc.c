@@ -37,6 +37,13 @@ struct gnode {
 struct gc_lock {
 	char cell[FC_CELL_NAME_MAX + 1];
 	int fd;               /* -1: could not lock (busy, not ours to reclaim) */
+	/*
+	 * A daemon serves the cell. Its dead generations are reclaimed anyway:
+	 * a daemon reads only its head's ancestors, which are live, and
+	 * generations only ever go from live to dead (restore and fork start
+	 * from live checkpoints), so nothing it can do revives what gc marked.
+	 */
+	bool served;
 };
 
 struct bref {
@@ -176,6 +183,8 @@ static int gc_mark(struct gc *gc)
 		const struct gnode *nd = &gc->g[i];
 		bool exists = gc_cell_exists(gc, nd->g.cell);
 
+		if (strcmp(nd->g.cell, FC_GEN_CELL_DELETED) == 0)
+			continue;	/* deleted: live only through other cells' chains */
 		if (nd->g.kind == FC_GEN_CHECKPOINT && exists)
 			gc_mark_chain(gc, nd->id);
 		else if (nd->g.kind == FC_GEN_HEAD && !exists && !gc_holds(gc, nd->g.cell) &&
@@ -225,6 +234,12 @@ static int gc_lock_all(struct gc *gc)
 			continue;
 		l = &gc->locks[gc->n_locks++];
 		snprintf(l->cell, sizeof(l->cell), "%s", cell);
+		if (cell[0] == FC_GEN_CELL_DELETED[0]) {
+			/* Generations of a deleted cell: nobody can write them. */
+			l->fd = -1;
+			l->served = true;
+			continue;
+		}
 		rc = fc_cell_lock_try(gc->st, cell, 0, &l->fd, NULL);
 		if (rc == 0)
 			continue;
@@ -234,9 +249,10 @@ static int gc_lock_all(struct gc *gc)
 					   fc_strerror(rc));
 		if (!gc_cell_exists(gc, cell))
 			continue;
-		if (fc_daemon_info_read(gc->st, cell, 0, &info) == 0)
-			return fc_diag_set(gc->d, FC_ELOCKED, "cell '%s' is mounted; unmount it or "
-					   "gc other cells", cell);
+		if (fc_daemon_info_read(gc->st, cell, 0, &info) == 0) {
+			l->served = true;
+			continue;
+		}
 		return fc_diag_set(gc->d, FC_ELOCKED, "cell '%s' is busy (another process "
 				   "works on it); try again", cell);
 	}
@@ -676,7 +692,7 @@ int fc_gc(struct fc_store *st, const struct fc_gc_opts *opts, struct fc_gc_stats
 		if (!gc_selected(&gc, &gc.g[i]))
 			continue;
 		l = gc_lock_find(&gc, gc.g[i].g.cell);
-		if (l && l->fd >= 0)
+		if (l && (l->fd >= 0 || l->served))
 			rc = gc_reclaim(&gc, gc.g[i].id);
 	}
 	if (rc == 0 && opts->dry_run)

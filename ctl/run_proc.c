@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -77,8 +78,37 @@ void run_status_decode(int wstatus, struct run_status *st)
 		st->status = 124;
 }
 
+/*
+ * Resolve argv[0] against the PATH of the child's environment, never the
+ * caller's: a `bwrap` early on the user's PATH must not replace the sandbox.
+ */
+static int resolve_exe(const struct run_spec *spec, char *out, size_t cap)
+{
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	const char *name = spec->argv[0];
+
+	if (strchr(name, '/')) {
+		snprintf(out, cap, "%s", name);
+		return 0;
+	}
+	for (size_t i = 0; spec->envp && spec->envp[i]; i++)
+		if (strncmp(spec->envp[i], "PATH=", 5) == 0)
+			path = spec->envp[i] + 5;
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		if (n > 0 && path[0] == '/' &&
+		    (size_t)snprintf(out, cap, "%.*s/%s", (int)n, path, name) < cap &&
+		    access(out, X_OK) == 0)
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	return -ENOENT;
+}
+
 static int spawn_child(const struct run_spec *spec, int out_w, int err_w, pid_t *pid)
 {
+	char exe[4096];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
@@ -97,7 +127,11 @@ static int spawn_child(const struct run_spec *spec, int out_w, int err_w, pid_t 
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 						POSIX_SPAWN_SETSID);
-	rc = posix_spawnp(pid, spec->argv[0], &fa, &attr, spec->argv, spec->envp);
+	rc = resolve_exe(spec, exe, sizeof(exe));
+	if (rc == 0)
+		rc = posix_spawn(pid, exe, &fa, &attr, spec->argv, spec->envp);
+	else
+		rc = -rc;
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	return -rc;

@@ -116,6 +116,10 @@ struct fs_ctx {
 	bool sync_pending;
 	bool info_written;
 	int64_t started;
+	/* Free bytes of the store's file system, and when they were read
+	 * (CLOCK_MONOTONIC ns): fs_space_check (atomics, no lock). */
+	uint64_t space_free;
+	int64_t space_checked_ns;
 };
 
 /* ---- requests (fs_inode.c) ---- */
@@ -278,6 +282,14 @@ int fs_gen_restore_paths(struct fs_ctx *ctx, const char *ref, const char *const 
 int fs_gen_sync(struct fs_ctx *ctx);
 /* Delete an inode record and its xattrs in t (orphan reaping). */
 int fs_gen_inode_delete(struct fs_ctx *ctx, struct fc_txn *t, uint64_t ino);
+
+/* ---- space reserve (fs_space.c) ---- */
+
+/*
+ * -ENOSPC when writing need more bytes of file data would eat into the
+ * reserve kept for metadata, else 0. See fs_space.c.
+ */
+int fs_space_check(struct fs_ctx *ctx, uint64_t need);
 
 /* ---- control socket (fs_ctl.c) ---- */
 

@@ -374,7 +374,7 @@ static void fs_forget_reap(struct fs_ctx *ctx, uint64_t ino)
 	if (rc == 0 && rec.nlink == 0)
 		rc = fs_gen_inode_delete(ctx, &t, ino);
 	else
-		rc = 1;
+		rc = 1; /* relinked, or already reaped at unlink */
 	if (rc == 0)
 		rc = fc_txn_commit(&t);
 	else
@@ -411,7 +411,12 @@ void fs_inode_reap_check(struct fs_ctx *ctx, uint64_t ino)
 
 	pthread_mutex_lock(&ctx->itab.lock);
 	e = fs_itable_probe(&ctx->itab, ino);
-	reap = !e || (e->nlookup == 0 && e->nopen == 0 && e->maybe_orphan);
+	/*
+	 * Only open files keep an unlinked inode alive. The kernel may still
+	 * cache the inode (nlookup > 0) but no name leads to it any more, so
+	 * its data is freed now, as ext4 does, not at the kernel's forget.
+	 */
+	reap = !e || (e->nopen == 0 && e->maybe_orphan);
 	if (e && reap)
 		e->maybe_orphan = false;
 	pthread_mutex_unlock(&ctx->itab.lock);

@@ -317,9 +317,11 @@ static void fs_reply_new(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 {
 	struct fs_ctx *ctx = fs_req_begin(req);
 	struct fuse_entry_param e;
-	int rc;
+	/* New names take metadata space: leave the reserve to unlink/rename. */
+	int rc = fs_space_check(ctx, 0);
 
-	rc = fs_mknode(req, ctx, fs_ino(ctx, parent), name, mode, rdev, target, &e, NULL);
+	if (rc == 0)
+		rc = fs_mknode(req, ctx, fs_ino(ctx, parent), name, mode, rdev, target, &e, NULL);
 	if (rc == 0)
 		rc = fs_inode_lookup_inc(ctx, e.ino);
 	if (rc == 0)
@@ -354,10 +356,12 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	struct fs_ctx *ctx = fs_req_begin(req);
 	struct fuse_entry_param e;
 	struct fs_inode *ent = NULL;
-	int fd = -1, rc;
+	int fd = -1;
+	int rc = fs_space_check(ctx, 0);
 
-	rc = fs_mknode(req, ctx, fs_ino(ctx, parent), name, S_IFREG | (mode & 07777), 0, NULL, &e,
-		       &fd);
+	if (rc == 0)
+		rc = fs_mknode(req, ctx, fs_ino(ctx, parent), name, S_IFREG | (mode & 07777), 0,
+			       NULL, &e, &fd);
 	if (rc == 0)
 		rc = fs_inode_ref(ctx, e.ino, true, &ent);
 	if (rc == 0) {
@@ -428,7 +432,9 @@ void fs_op_link(fuse_req_t req, fuse_ino_t nodeid, fuse_ino_t newparent, const c
 	struct fs_inode *ent;
 	int rc;
 
-	rc = fs_link_txn(ctx, ino, fs_ino(ctx, newparent), newname, &rec);
+	rc = fs_space_check(ctx, 0);
+	if (rc == 0)
+		rc = fs_link_txn(ctx, ino, fs_ino(ctx, newparent), newname, &rec);
 	if (rc == 0) {
 		memset(&e, 0, sizeof(e));
 		ent = fs_inode_find(ctx, ino);

@@ -85,7 +85,9 @@ void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, o
 	ssize_t res = 0;
 	int rc;
 
-	rc = fs_inode_ref(ctx, fs_ino(ctx, ino), true, &ent);
+	rc = fs_space_check(ctx, fuse_buf_size(bufv));
+	if (rc == 0)
+		rc = fs_inode_ref(ctx, fs_ino(ctx, ino), true, &ent);
 	if (rc == 0)
 		rc = fs_io_write_lock(ctx, ent);
 	if (rc == 0) {
@@ -192,9 +194,13 @@ void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off
 {
 	struct fs_ctx *ctx = fs_req_begin(req);
 	struct fs_inode *ent = NULL;
-	int rc;
+	int rc = 0;
 
-	rc = fs_inode_ref(ctx, fs_ino(ctx, ino), true, &ent);
+	/* Punching holes frees space; allocating takes it. */
+	if (!(mode & FALLOC_FL_PUNCH_HOLE))
+		rc = fs_space_check(ctx, (uint64_t)length);
+	if (rc == 0)
+		rc = fs_inode_ref(ctx, fs_ino(ctx, ino), true, &ent);
 	if (rc == 0)
 		rc = fs_io_write_lock(ctx, ent);
 	if (rc == 0) {

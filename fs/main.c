@@ -195,7 +195,7 @@ static int fs_open_cell(struct fs_ctx *ctx, struct fc_diag *d)
 		return rc;
 	/* The live cell is locked before its view is read; a time-travel
 	 * mount needs the resolved checkpoint to name its lock. */
-	if (live && !o->ro) {
+	if (live) { /* ro too: the live head must not move under it */
 		rc = fc_cell_lock_try(ctx->st, ctx->cell, 0, &ctx->lock_fd, d);
 		if (rc < 0)
 			return rc;

@@ -407,8 +407,11 @@ fc_umount() {
 # fc_kill9 MNT: kill -9 the daemon serving MNT; wait until it is gone.
 fc_kill9() {
 	local pid
-	pid=$(fc_mnt_pid "$1") || return 1
-	[ -n "$pid" ] || return 1
+	pid=$(fc_mnt_pid "$1") || true
+	[ -n "$pid" ] || {
+		fc_fail "no daemon pid for $1 in $STORE/run/*.json"
+		return 1
+	}
 	kill -9 "$pid"
 	fc_wait_pid_gone "$pid"
 }

@@ -1,8 +1,8 @@
 #!/bin/bash
 # kill -9 of the daemon during a write storm, during checkpoints and during
 # restores, over and over. After each kill: `forkcellctl umount` (or a plain
-# `mount`) cleans up the stale mount point, `fsck` is clean, the cell mounts
-# again, every file that was fsync'ed before the kill has its content, every
+# `mount`) cleans up the stale mount point, the cell mounts again, `fsck` is
+# clean, every file that was fsync'ed before the kill has its content, every
 # checkpoint that was reported as taken exists, and a restore interrupted by
 # the kill left the tree of one of the two checkpoints, never a mixture.
 . "$(dirname "$0")/lib.sh"
@@ -53,6 +53,14 @@ wait_ledger() {
 	fc_fail "the write storm wrote nothing in 10 s"
 }
 
+# wait_exit PID WHAT: wait up to 30 s for a process of this test to exit.
+wait_exit() {
+	timeout 30 tail --pid="$1" -f /dev/null || {
+		fc_fail "$2 (pid $1) did not exit within 30 s after the kill"
+		return 1
+	}
+}
+
 # ensure_mounted: a failed iteration must not take the next ones down.
 ensure_mounted() {
 	if ! stat mnt/hello.txt >/dev/null 2>&1 && ! stat mnt/rb >/dev/null 2>&1; then
@@ -61,17 +69,15 @@ ensure_mounted() {
 	fi
 }
 
-# recover I: clean up the killed daemon's mount and check the store.
+# recover I: clean up the killed daemon's mount (explicitly with umount, or
+# implicitly by mount), mount again (the daemon recovers), then fsck.
 recover() {
 	if [ $(($1 % 2)) = 0 ]; then
-		ctl umount cr >umount.out 2>&1 || { cat umount.out; return 1; }
+		ctl umount cr >umount.out 2>&1 || { cat umount.out; fc_fail "umount failed"; return 1; }
 		fc_wait_unmounted mnt 5 || return 1
-		ctl fsck || return 1
-		fc_mount cr mnt
-	else
-		ctl fsck || return 1
-		fc_mount cr mnt
 	fi
+	fc_mount cr mnt || { fc_fail "remount failed"; return 1; }
+	ctl fsck >fsck.out 2>&1 || { cat fsck.out; fc_fail "fsck failed"; return 1; }
 }
 
 test_expect_success 'setup: a mounted cell with checkpoints ra and rb' '
@@ -98,9 +104,8 @@ crash_storm() {
 	apid=$! &&
 	delay "$i" &&
 	fc_kill9 mnt &&
-	timeout 20 tail --pid="$spid" -f /dev/null &&
-	timeout 20 tail --pid="$apid" -f /dev/null &&
-	test -s "ledger$i" &&
+	wait_exit "$spid" "the write storm" &&
+	wait_exit "$apid" "the append loop" &&
 	recover "$i" &&
 	verify_ledger "mnt/storm$i" "ledger$i"
 }
@@ -126,8 +131,8 @@ crash_checkpoint() {
 	delay "$i" &&
 	fc_kill9 mnt &&
 	touch "stop$i" &&
-	timeout 20 tail --pid="$spid" -f /dev/null &&
-	timeout 60 tail --pid="$cpid" -f /dev/null &&
+	wait_exit "$spid" "the write storm" &&
+	wait_exit "$cpid" "the checkpoint loop" &&
 	recover "$i" &&
 	verify_ledger "mnt/storm$i" "ledger$i" &&
 	ctl checkpoints cr >ckpts.out &&
@@ -157,7 +162,7 @@ crash_restore() {
 	delay "$i" &&
 	fc_kill9 mnt &&
 	touch "stop$i" &&
-	timeout 60 tail --pid="$rpid" -f /dev/null &&
+	wait_exit "$rpid" "the restore loop" &&
 	recover "$i" &&
 	fc_treehash --owner --xattrs mnt >now.list &&
 	if ! cmp -s now.list ra.list && ! cmp -s now.list rb.list; then

@@ -1,0 +1,58 @@
+/*
+ * fs_space: a reserve of free space for metadata, as ext4 keeps reserved
+ * blocks. File data (blob writes, fallocate) gets ENOSPC once the store's
+ * file system is down to its last FS_RESERVE_MIN..FS_RESERVE_MAX bytes
+ * (2% of its size), so LMDB can always grow enough to record an unlink or a
+ * rename: a full store can still be emptied, and a full disk surfaces as
+ * ENOSPC to the writer, never as EIO from a failed metadata commit.
+ *
+ * statvfs is cheap but not free: the free count is cached and re-read at
+ * most every FS_SPACE_TTL_NS, or on every write once it gets close to the
+ * reserve.
+ */
+#include "fs.h"
+
+#include <errno.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#define FS_RESERVE_MIN (8ULL << 20)
+#define FS_RESERVE_MAX (64ULL << 20)
+#define FS_SPACE_TTL_NS (100LL * 1000 * 1000)
+#define FS_SPACE_NEAR (256ULL << 20)
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static uint64_t reserve_of(const struct statvfs *sv)
+{
+	uint64_t r = (uint64_t)sv->f_blocks * sv->f_frsize / 50;
+
+	if (r < FS_RESERVE_MIN)
+		return FS_RESERVE_MIN;
+	return r > FS_RESERVE_MAX ? FS_RESERVE_MAX : r;
+}
+
+int fs_space_check(struct fs_ctx *ctx, uint64_t need)
+{
+	int64_t now = mono_ns();
+	uint64_t free_b = __atomic_load_n(&ctx->space_free, __ATOMIC_RELAXED);
+	int64_t when = __atomic_load_n(&ctx->space_checked_ns, __ATOMIC_RELAXED);
+	struct statvfs sv;
+
+	if (when && now - when < FS_SPACE_TTL_NS && free_b > FS_SPACE_NEAR + need)
+		return 0;
+	if (fstatvfs(ctx->st->blobs_fd, &sv) < 0)
+		return 0; /* cannot tell: let the write itself decide */
+	free_b = (uint64_t)sv.f_bavail * sv.f_frsize;
+	__atomic_store_n(&ctx->space_free, free_b, __ATOMIC_RELAXED);
+	__atomic_store_n(&ctx->space_checked_ns, now, __ATOMIC_RELAXED);
+	if (free_b < reserve_of(&sv) + need)
+		return -ENOSPC;
+	return 0;
+}
