@@ -86,6 +86,26 @@ static void problem(struct fsck *f, const char *fmt, ...)
 		f->cb(f->arg, line);
 }
 
+/*
+ * Garbage is not a problem: a blob file renamed into place whose record's
+ * transaction never committed (a crash in between) is expected after a
+ * kill -9 and harmless; gc --all removes it. Reported, not counted.
+ */
+static void garbage(struct fsck *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void garbage(struct fsck *f, const char *fmt, ...)
+{
+	char line[768];
+	int n = snprintf(line, sizeof(line), "garbage (gc --all reclaims it): ");
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (f->cb)
+		f->cb(f->arg, line);
+}
+
 static bool gen_known(const struct fsck *f, uint64_t gen, size_t *idx)
 {
 	size_t lo = 0, hi = f->n_gens;
@@ -304,7 +324,7 @@ static void scan_blob_files(struct fsck *f, struct cmap *refs)
 			id = strtoull(fe->d_name, &end, 16);
 			s = (end && !*end && id) ? cmap_get(refs, id) : NULL;
 			if (!s || !s->b)
-				problem(f, "blobs/%s/%s: file without a blob record", e->d_name,
+				garbage(f, "blobs/%s/%s: file without a blob record", e->d_name,
 					fe->d_name);
 		}
 		closedir(sp);

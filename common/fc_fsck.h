@@ -10,6 +10,10 @@
  * and every blob file a record; change-log entries name existing
  * generations; the id counters exceed every id in use.
  *
+ * Blob files without a record (left by a crash between writing a blob and
+ * committing its record) are reported as "garbage (...)" lines but are not
+ * problems: gc --all removes them.
+ *
  * Cost: O(store) for the tables plus O(tree) per checked view.
  */
 #ifndef FC_FSCK_H
