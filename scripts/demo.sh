@@ -99,54 +99,39 @@ printf 'design notes: keep it simple\n' >"$PROJECT/docs/notes.txt"
 ln -s src/main.c "$PROJECT/main-link.c"
 show fc init "$CELL" --from "$PROJECT"
 
-# ---- 2. mount and checkpoint ----------------------------------------------
-step "2. mount the cell and take a checkpoint"
+# ---- 2. mount --------------------------------------------------------------
+step "2. mount the cell (forkcellctl run would mount it on demand too)"
 mkdir -p "$MNT"
-show fc mount "$CELL" "$MNT"
+show fc mount "$CELL" "$MNT" --allow-other
 show ls -l "$MNT"
 BEFORE=$(tree_digest "$MNT")
-show fc checkpoint "$CELL" --name before-agent
 
-# ---- 3. the agent ---------------------------------------------------------
-# run_agent: the agent's command runs in the mount. A later release replaces
-# this step with `forkcellctl run demo --restore-on-fail -- ...` and a receipt.
-AGENT=$DEMO/agent.sh
-cat >"$AGENT" <<'EOF_AGENT'
-#!/bin/sh
-# A careless "agent": rewrites code, deletes docs, leaves junk, then fails.
-echo "agent: refactoring..."
-printf 'int main(void) { return *(int *)0; }\n' > src/main.c
+# ---- 3. the governed run ----------------------------------------------------
+# A careless "agent": rewrites code, deletes docs, leaves junk, claims success
+# on its output, then fails. It runs in the local sandbox (bubblewrap): the
+# host is read-only, there is no network, the cell is at /workspace.
+AGENT='echo "agent: refactoring..."
+printf "int main(void) { return *(int *)0; }\n" > src/main.c
 rm -f README.md
 rm -rf docs
 dd if=/dev/urandom of=build.tmp bs=64k count=16 status=none
 chmod 000 Makefile
+echo "exit status: 0"
 echo "agent: error: tests failed" >&2
-exit 1
-EOF_AGENT
-chmod +x "$AGENT"
+exit 1'
 
-run_agent() {
-	local rc=0
-	printf '$ (cd %s && %s)\n' "$MNT" "$AGENT"
-	(cd "$MNT" && "$AGENT") || rc=$?
-	echo "agent exited with status $rc"
-	return $rc
-}
+step "3. forkcellctl run: checkpoint, sandboxed command, receipt, restore on failure"
+printf '$ forkcellctl run %s --checkpoint-before --checkpoint-name before-agent --restore-on-fail -- sh -c <agent>\n' "$CELL"
+fc run "$CELL" --checkpoint-before --checkpoint-name before-agent --restore-on-fail \
+	-- sh -c "$AGENT"
 
-step "3. run an agent command that damages the workspace and fails"
-agent_rc=0
-run_agent || agent_rc=$?
-show ls -l "$MNT"
+# ---- 4. the receipt ---------------------------------------------------------
+step "4. the signed receipt: exit status from waitpid, the file changes, the decision"
+show fc receipt show --format md
+show fc receipt verify
 
-# ---- 4. what changed ------------------------------------------------------
-step "4. what the agent changed"
-show fc diff "$CELL"
-
-# ---- 5. restore -----------------------------------------------------------
-step "5. the agent failed (status $agent_rc): restore the checkpoint, still mounted"
-if [ "$agent_rc" -ne 0 ]; then
-	show fc restore "$CELL" before-agent
-fi
+# ---- 5. the workspace is back -------------------------------------------------
+step "5. the command failed, so the workspace was restored (still mounted)"
 show ls -l "$MNT"
 show cat "$MNT/README.md"
 AFTER=$(tree_digest "$MNT")
