@@ -125,8 +125,8 @@ static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 	o->env[o->n_env] = NULL;
 	if (!o->runtime)
 		o->runtime = "local";
-	if (!o->workdir)
-		o->workdir = "/workspace";
+	if (!o->workdir) /* OpenShell's workspace lives at /sandbox/work */
+		o->workdir = strcmp(o->runtime, "openshell") == 0 ? "/sandbox/work" : "/workspace";
 	if (o->workdir[0] != '/' || strstr(o->workdir, "/..") || strcmp(o->workdir, "/") == 0)
 		return ctl_usage(cmd, "--workdir must be an absolute path other than '/', "
 				 "without '..'");

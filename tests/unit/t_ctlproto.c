@@ -27,9 +27,9 @@ static void test_parse(void)
 	is_int(fc_ctl_parse("[1,2]", 5, &o, &d), FC_EPROTO, "an array is refused");
 	is_int(fc_ctl_parse("{\"op\":", 6, &o, &d), FC_EPROTO, "truncated JSON is refused");
 	is_int(fc_ctl_parse("{}\n{}", 5, &o, &d), FC_EPROTO, "two lines in one are refused");
-	is_int(fc_ctl_parse("{\"op\":\"a\",\"op\":\"b\"}", 21, &o, &d), FC_EPROTO,
+	is_int(fc_ctl_parse("{\"op\":\"a\",\"op\":\"b\"}", 19, &o, &d), FC_EPROTO,
 	       "a duplicate key is refused");
-	is_int(fc_ctl_parse("{\"e\":{\"x\":1,\"x\":2}}", 21, &o, &d), FC_EPROTO,
+	is_int(fc_ctl_parse("{\"e\":{\"x\":1,\"x\":2}}", 19, &o, &d), FC_EPROTO,
 	       "a nested duplicate key is refused");
 	is_int(fc_ctl_parse("{\"a\":1}", 7, &o, &d), 0, "an object without op parses");
 	is_int(fc_ctl_request_op(o, &op, &d), FC_EPROTO, "but has no op");
