@@ -43,7 +43,8 @@ LDOPT := -pie -Wl,-z,relro,-z,now
 endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(CFLAGS)
 LDFLAGS_ALL := -pthread -Wl,--as-needed $(LDOPT) $(LDFLAGS)
-LIBS := $(PKG_LIBS) -lyaml -lcurl -lseccomp -lm
+# libcurl is dlopen()ed by the docker runtime (ctl/curl_lazy.c), not linked.
+LIBS := $(PKG_LIBS) -lyaml -lseccomp -lm -ldl
 
 ifeq ($(V),1)
 Q :=

@@ -16,7 +16,8 @@
  */
 #include "runtime.h"
 
-#include <curl/curl.h>
+#include "curl_lazy.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -126,41 +127,46 @@ static void __attribute__((format(printf, 3, 4))) api_path(char *buf, size_t cap
 static int docker_call(const char *method, const char *path, const char *json, long timeout_ms,
 		       long *code, char **resp, struct fc_diag *d)
 {
-	CURL *c = curl_easy_init();
+	const struct curl_api *cu = NULL;
 	struct curl_slist *hdrs = NULL;
 	struct http_body body = { 0 };
 	char url[1024];
 	CURLcode cc;
+	CURL *c;
+	int rc = curl_lazy_load(&cu, d);
 
+	if (rc < 0)
+		return rc;
+	c = cu->easy_init();
 	if (!c)
 		return fc_diag_set(d, -ENOMEM, "out of memory");
 	snprintf(url, sizeof(url), "http://localhost%s", path);
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, docker_sock());
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cu->easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, docker_sock());
+	cu->easy_setopt(c, CURLOPT_URL, url);
+	cu->easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
+	cu->easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if (timeout_ms > 0)
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+		cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	/* No "Expect: 100-continue" round trip for bodies over 1 KiB. */
-	hdrs = curl_slist_append(hdrs, "Expect:");
+	hdrs = cu->slist_append(hdrs, "Expect:");
 	if (json) {
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+		hdrs = cu->slist_append(hdrs, "Content-Type: application/json");
+		cu->easy_setopt(c, CURLOPT_POSTFIELDS, json);
 	} else if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		cu->easy_setopt(c, CURLOPT_POSTFIELDS, "");
 	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	cc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
+	cu->easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	cc = cu->easy_perform(c);
+	cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+	cu->slist_free_all(hdrs);
+	cu->easy_cleanup(c);
 	if (cc != CURLE_OK) {
 		free(body.p);
 		return fc_diag_set(d, cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : FC_ESTATE,
 				   "docker engine at '%s': %s %s: %s", docker_sock(), method, path,
-				   curl_easy_strerror(cc));
+				   cu->easy_strerror(cc));
 	}
 	if (resp)
 		*resp = body.p;
