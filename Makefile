@@ -70,6 +70,9 @@ LIBFC := $(BUILD)/libforkcell.a
 FS_BIN := $(BUILD)/forkcellfs
 CTL_BIN := $(BUILD)/forkcellctl
 
+# Keep intermediate objects (tap.o) so unit tests do not relink every time.
+.SECONDARY:
+
 .PHONY: all check check-unit check-asan asan fuzz bench install clean lint docker-image
 all: $(FS_BIN) $(CTL_BIN) $(UNIT_BIN) $(HELPER_BIN)
 
