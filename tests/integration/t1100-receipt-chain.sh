@@ -112,6 +112,30 @@ test_expect_success 'a record re-signed with another key is caught' '
 	ctl_err "bad signature" receipt verify
 '
 
+test_expect_success 'a crash between a record and HEAD is rolled forward by the next append' '
+	put_back &&
+	last=$(sed -n 7p "$TEST_TMP/ids") && prev=$(sed -n 6p "$TEST_TMP/ids") &&
+	sha=$(sha256sum "$R/$prev.json" | cut -d" " -f1) &&
+	printf "{\"id\":\"%s\",\"seq\":6,\"sha256\":\"%s\"}\n" "$prev" "$sha" >"$R/HEAD" &&
+	printf "%s" "$last" >"$R/PENDING" &&
+	ctl_err "HEAD" receipt verify &&
+	ctl run c1 -- true &&
+	test_path_is_missing "$R/PENDING" &&
+	ctl receipt verify >"$TEST_TMP/out" &&
+	test_grep "8 records" "$TEST_TMP/out"
+'
+
+test_expect_success 'a crash before the record was complete leaves no debris' '
+	put_back &&
+	printf "rcpt_1_deadbeef" >"$R/PENDING" &&
+	printf "partial" >"$R/rcpt_1_deadbeef.sig" &&
+	ctl run c1 -- true &&
+	test_path_is_missing "$R/PENDING" &&
+	test_path_is_missing "$R/rcpt_1_deadbeef.sig" &&
+	ctl receipt verify >"$TEST_TMP/out" &&
+	test_grep "8 records" "$TEST_TMP/out"
+'
+
 test_expect_success 'the intact chain still verifies and new runs extend it' '
 	put_back &&
 	ctl receipt verify &&
