@@ -116,7 +116,9 @@ static void tree_line(const struct tree *tr, size_t i, int indent)
 	       kind_name(nd->g.kind), nd->g.name[0] ? nd->g.name : "-", when);
 	if (nd->g.parent)
 		printf("  parent %llu", (unsigned long long)nd->g.parent);
-	if (strcmp(nd->g.cell, tr->cell) != 0)
+	if (strcmp(nd->g.cell, FC_GEN_CELL_DELETED) == 0)
+		printf("  (from a deleted cell)");
+	else if (strcmp(nd->g.cell, tr->cell) != 0)
 		printf("  (cell %s)", nd->g.cell);
 	if (nd->id == tr->head)
 		printf("  <- head");
