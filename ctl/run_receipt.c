@@ -225,6 +225,8 @@ static cJSON *runtime_json(const struct run_opts *o, const struct run_state *s)
 	else
 		cJSON_AddNullToObject(rt, "image");
 	cJSON_AddStringToObject(rt, "sandbox_id", s->rt.sandbox_id);
+	if (s->rt.image_id[0])
+		cJSON_AddStringToObject(rt, "image_id", s->rt.image_id);
 	if (s->rt.sandbox_name[0])
 		cJSON_AddStringToObject(rt, "sandbox_name", s->rt.sandbox_name);
 	if (strcmp(o->runtime, "openshell") == 0) {

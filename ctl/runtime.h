@@ -40,6 +40,7 @@ struct runtime_result {
 	char sandbox_id[RT_ID_MAX];
 	char version[RT_VERSION_MAX];
 	char image[RT_ID_MAX];
+	char image_id[RT_ID_MAX];    /* content id of the image (docker), "" if unknown */
 	const char *exit_source;     /* "waitpid", "engine_wait", "exec_event", "sentinel", ... */
 	int64_t sandbox_start_ms;
 	int64_t collect_ms;

@@ -357,6 +357,25 @@ static cJSON *create_body(const struct runtime_req *req, const char *image, cons
 	return b;
 }
 
+/* The content id of the image the container was made from (for the receipt). */
+static void image_id_of(const char *container, char *out, size_t cap)
+{
+	char path[256], *resp = NULL;
+	long code = 0;
+	cJSON *j;
+	const cJSON *img;
+
+	api_path(path, sizeof(path), "/containers/%s/json", container);
+	if (docker_call("GET", path, NULL, DOCKER_CALL_TIMEOUT_MS, &code, &resp, NULL) < 0)
+		return;
+	j = cJSON_Parse(resp ? resp : "");
+	img = cJSON_GetObjectItemCaseSensitive(j, "Image");
+	if (code == 200 && cJSON_IsString(img))
+		snprintf(out, cap, "%s", img->valuestring);
+	cJSON_Delete(j);
+	free(resp);
+}
+
 static int docker_create(const struct runtime_req *req, struct runtime_result *res, void **state,
 			 struct fc_diag *d)
 {
@@ -395,6 +414,7 @@ static int docker_create(const struct runtime_req *req, struct runtime_result *r
 	s->sigfd = -1;
 	snprintf(res->sandbox_id, sizeof(res->sandbox_id), "%s", s->id);
 	snprintf(res->image, sizeof(res->image), "%s", image);
+	image_id_of(s->id, res->image_id, sizeof(res->image_id));
 	*state = s;
 	s = NULL;
 	res->sandbox_start_ms = (run_now_ns() - t0) / 1000000;

@@ -61,6 +61,8 @@ test_expect_success 'a failing command with --restore-on-fail is restored' '
 	hctl receipt show --format json >r1.json &&
 	test_cmp_str 9 "$(json_get r1.json "r[\"exit\"][\"status\"]")" &&
 	test_cmp_str engine_wait "$(json_get r1.json "r[\"exit\"][\"source\"]")" &&
+	test_cmp_str "$(docker image inspect --format "{{.Id}}" "$IMAGE")" \
+		"$(json_get r1.json "r[\"runtime\"][\"image_id\"]")" &&
 	test_cmp_str restored "$(json_get r1.json "r[\"decision\"][\"result\"]")" &&
 	no_containers_left
 '
