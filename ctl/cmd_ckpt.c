@@ -95,15 +95,10 @@ static int ckpt_via_daemon(struct ctl *c, struct ckpt_args *a,
 {
 	cJSON *req = cJSON_CreateObject(), *resp = NULL;
 	double t0;
-	int fd, rc;
+	int rc;
 
 	/* Flush the kernel's writeback cache before the freeze. */
-	fd = open(info->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (syncfs(fd) < 0)
-			ctl_warn("syncfs '%s' failed", info->mountpoint);
-		close(fd);
-	}
+	ctl_syncfs(info->mountpoint);
 	cJSON_AddStringToObject(req, "op", "checkpoint");
 	req_str(req, "name", a->name);
 	t0 = ctl_now_ms();
@@ -301,16 +296,10 @@ static int fork_via_daemon(struct ctl *c, struct ckpt_args *a,
 {
 	cJSON *req = cJSON_CreateObject(), *resp = NULL;
 	double t0;
-	int fd, rc;
+	int rc;
 
-	if (!a->name) {
-		fd = open(info->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0) {
-			if (syncfs(fd) < 0)
-				ctl_warn("syncfs '%s' failed", info->mountpoint);
-			close(fd);
-		}
-	}
+	if (!a->name)
+		ctl_syncfs(info->mountpoint);
 	cJSON_AddStringToObject(req, "op", "fork");
 	req_str(req, "checkpoint", a->name);
 	cJSON_AddStringToObject(req, "newcell", a->newcell);

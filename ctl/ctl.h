@@ -98,6 +98,13 @@ int ctl_cell_must_exist(struct ctl *c, const char *cell, struct fc_cell *out,
 int ctl_cell_route(struct ctl *c, const char *cell, int *lock_fd, bool *served,
 		   struct fc_daemon_info *info, struct fc_diag *d);
 
+/*
+ * syncfs() the mount at mountpoint, so the kernel hands its cached writes to
+ * the daemon before a switch or a sync. Failures are logged, not fatal: the
+ * daemon's own flush still runs.
+ */
+void ctl_syncfs(const char *mountpoint);
+
 /* Ask the daemon serving cell to flush (op "sync") and syncfs its mount. */
 int ctl_daemon_sync(struct ctl *c, const char *cell, const struct fc_daemon_info *info,
 		    struct fc_diag *d);

@@ -233,20 +233,26 @@ int ctl_daemon_call(struct ctl *c, const char *cell, cJSON *req, cJSON **resp,
 	return rc;
 }
 
+void ctl_syncfs(const char *mountpoint)
+{
+	int fd = open(mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (syncfs(fd) < 0)
+		fc_log(FC_LOG_WARN, "syncfs '%s': %m", mountpoint);
+	close(fd);
+}
+
 int ctl_daemon_sync(struct ctl *c, const char *cell, const struct fc_daemon_info *info,
 		    struct fc_diag *d)
 {
 	cJSON *req = cJSON_CreateObject();
 	cJSON *resp = NULL;
-	int fd, rc;
+	int rc;
 
 	/* Flush the kernel's writeback cache into the daemon first. */
-	fd = open(info->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (syncfs(fd) < 0)
-			fc_log(FC_LOG_WARN, "syncfs '%s': %m", info->mountpoint);
-		close(fd);
-	}
+	ctl_syncfs(info->mountpoint);
 	if (req && !cJSON_AddStringToObject(req, "op", "sync")) {
 		cJSON_Delete(req);
 		req = NULL;

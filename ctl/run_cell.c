@@ -7,14 +7,12 @@
 #include "run.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fc_ctlproto.h"
-#include "fc_log.h"
 
 static int self_exe(char *out, size_t cap)
 {
@@ -89,17 +87,6 @@ int run_cell_ensure_mounted(struct ctl *c, const char *cell, struct run_cell *ou
 	return 0;
 }
 
-static void syncfs_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	if (syncfs(fd) < 0)
-		fc_log(FC_LOG_WARN, "syncfs '%s': %m", path);
-	close(fd);
-}
-
 static int call_op(struct ctl *c, const char *cell, cJSON *req, cJSON **resp, double *ms,
 		   struct fc_diag *d)
 {
@@ -129,7 +116,7 @@ int run_cell_checkpoint(struct ctl *c, const struct run_cell *rcell, const char 
 	cJSON *req = cJSON_CreateObject(), *resp = NULL;
 	int rc;
 
-	syncfs_path(rcell->info.mountpoint);
+	ctl_syncfs(rcell->info.mountpoint);
 	cJSON_AddStringToObject(req, "op", "checkpoint");
 	if (name)
 		cJSON_AddStringToObject(req, "name", name);
@@ -162,13 +149,11 @@ int run_cell_restore(struct ctl *c, const char *cell, uint64_t gen, uint64_t *ne
 int run_cell_sync_head(struct ctl *c, const struct run_cell *rcell, const char *cell,
 		       uint64_t *head, struct fc_diag *d)
 {
-	cJSON *req, *resp = NULL;
-	int rc = ctl_daemon_sync(c, cell, &rcell->info, d);
+	cJSON *req = cJSON_CreateObject(), *resp = NULL;
+	int rc;
 
-	if (rc < 0)
-		return rc;
-	req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "op", "status");
+	ctl_syncfs(rcell->info.mountpoint);
+	cJSON_AddStringToObject(req, "op", "sync");
 	rc = call_op(c, cell, req, &resp, NULL, d);
 	if (rc == 0)
 		rc = reply_u64(resp, "head", head, d);

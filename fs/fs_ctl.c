@@ -81,6 +81,20 @@ static int fs_ctl_add_u64(cJSON *o, const char *key, uint64_t v)
 	return cJSON_AddNumberToObject(o, key, (double)v) ? 0 : -ENOMEM;
 }
 
+/* Flush and sync; the reply names the head, so a caller that syncs to
+ * read the store (forkcellctl run) needs no second round trip. */
+static int fs_ctl_sync(struct fs_ctx *ctx, cJSON *r)
+{
+	int rc = fs_gen_sync(ctx);
+
+	if (rc == 0) {
+		pthread_rwlock_rdlock(&ctx->view_lock);
+		rc = fs_ctl_add_u64(r, "head", ctx->view.head);
+		pthread_rwlock_unlock(&ctx->view_lock);
+	}
+	return rc;
+}
+
 static int fs_ctl_status(struct fs_ctx *ctx, cJSON *r)
 {
 	int rc;
@@ -223,7 +237,7 @@ static int fs_ctl_dispatch(struct fs_ctx *ctx, const cJSON *req, cJSON *r, struc
 	if (ctx->ro)
 		return fc_diag_set(d, -EROFS, "'%s' is not possible on a read-only mount", op);
 	if (strcmp(op, "sync") == 0)
-		return fs_gen_sync(ctx);
+		return fs_ctl_sync(ctx, r);
 	if (strcmp(op, "checkpoint") == 0)
 		return fs_ctl_checkpoint(ctx, req, r, d);
 	if (strcmp(op, "restore") == 0)
