@@ -10,8 +10,10 @@
 #   make install    install the programs into $(DESTDIR)$(PREFIX)/bin
 #
 # Sources are discovered by wildcard: common/*.c -> libforkcell.a,
-# fs/*.c -> forkcellfs, ctl/*.c -> forkcellctl, tests/unit/t_*.c -> one
-# TAP program each. V=1 shows the commands.
+# fs/*.c -> forkcellfs, ctl/*.c -> forkcellctl, ctl/proxy/*.c ->
+# forkcell-proxy (the egress proxy), ctl/init/*.c -> forkcell-init (the
+# sandbox's first process: static, so it runs in any container image),
+# tests/unit/t_*.c -> one TAP program each. V=1 shows the commands.
 
 VARIANT ?= release
 BUILD := build/$(VARIANT)
@@ -58,6 +60,8 @@ CTL_SRC := $(sort $(wildcard ctl/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/t_*.c))
 TESTLIB_SRC := $(sort $(filter-out tests/unit/t_%.c,$(wildcard tests/unit/*.c)))
 HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+PROXY_SRC := $(sort $(wildcard ctl/proxy/*.c))
+INIT_SRC := $(sort $(wildcard ctl/init/*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ := $(FS_SRC:%.c=$(BUILD)/%.o)
@@ -65,16 +69,23 @@ CTL_OBJ := $(CTL_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:%.c=$(BUILD)/%.t)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 HELPER_BIN := $(HELPER_SRC:%.c=$(BUILD)/%)
+PROXY_OBJ := $(PROXY_SRC:%.c=$(BUILD)/%.o)
 
 LIBFC := $(BUILD)/libforkcell.a
 FS_BIN := $(BUILD)/forkcellfs
 CTL_BIN := $(BUILD)/forkcellctl
+PROXY_BIN := $(if $(PROXY_SRC),$(BUILD)/forkcell-proxy)
+INIT_BIN := $(if $(INIT_SRC),$(BUILD)/forkcell-init)
+PROXY_LIBS := $(shell pkg-config --libs libevent_openssl libevent_core 2>/dev/null)
+# forkcell-init is linked statically and never sanitized: it is bound into
+# containers whose images have no glibc, and it must stay tiny.
+INIT_CFLAGS := -std=gnu11 -g -O2 -D_GNU_SOURCE $(WARN) $(HARDEN) -MMD -MP
 
 # Keep intermediate objects (tap.o) so unit tests do not relink every time.
 .SECONDARY:
 
 .PHONY: all check check-unit check-asan asan fuzz bench install clean lint docker-image
-all: $(FS_BIN) $(CTL_BIN) $(UNIT_BIN) $(HELPER_BIN)
+all: $(FS_BIN) $(CTL_BIN) $(PROXY_BIN) $(INIT_BIN) $(UNIT_BIN) $(HELPER_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -92,6 +103,19 @@ $(FS_BIN): $(FS_OBJ) $(LIBFC)
 $(CTL_BIN): $(CTL_OBJ) $(LIBFC)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(CTL_OBJ) $(LIBFC) $(LIBS)
+
+$(PROXY_BIN): $(PROXY_OBJ) $(LIBFC)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(PROXY_OBJ) $(LIBFC) $(PROXY_LIBS) $(LIBS)
+
+$(BUILD)/init/%.o: ctl/init/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(INIT_CFLAGS) -c -o $@ $<
+
+$(INIT_BIN): $(INIT_SRC:ctl/init/%.c=$(BUILD)/init/%.o)
+	@$(if $(Q),echo "  LD      $@ (static)")
+	$(Q)$(CC) -static -o $@ $^ -lseccomp
 
 $(BUILD)/tests/unit/%.t: $(BUILD)/tests/unit/%.o $(TESTLIB_OBJ) $(LIBFC)
 	@$(if $(Q),echo "  LD      $@")
@@ -125,9 +149,9 @@ fuzz:
 bench: all
 	FORKCELL_BIN=$(CURDIR)/$(BUILD) bench/run.sh
 
-install: $(FS_BIN) $(CTL_BIN)
+install: $(FS_BIN) $(CTL_BIN) $(PROXY_BIN) $(INIT_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(FS_BIN) $(CTL_BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $^ $(DESTDIR)$(PREFIX)/bin/
 
 # The local sandbox image for the docker runtime (docker import of a rootfs
 # made from Debian packages; no registry needed).
@@ -137,4 +161,5 @@ docker-image:
 clean:
 	rm -rf build
 
--include $(COMMON_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(UNIT_BIN:.t=.d)
+-include $(COMMON_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(UNIT_BIN:.t=.d) \
+	$(PROXY_OBJ:.o=.d) $(INIT_SRC:ctl/init/%.c=$(BUILD)/init/%.d)
