@@ -186,27 +186,6 @@ static int default_mountpoint(struct ctl *c, const struct mount_args *a, char *o
 	return 0;
 }
 
-/* forkcellfs: $FORKCELL_FS, else next to this program, else from PATH. */
-static void fs_binary(char *out, size_t cap)
-{
-	char self[PATH_MAX];
-	const char *env = getenv("FORKCELL_FS");
-	ssize_t n;
-
-	if (env && *env) {
-		snprintf(out, cap, "%s", env);
-		return;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		snprintf(out, cap, "%s/forkcellfs", dirname(self));
-		if (access(out, X_OK) == 0)
-			return;
-	}
-	snprintf(out, cap, "forkcellfs");
-}
-
 /* Build "cell=X[,checkpoint=G][,ro][,allow_other][,debug][,log=ABS]". */
 static int mount_opts(const struct mount_args *a, char *out, size_t cap, struct fc_diag *d)
 {
@@ -248,7 +227,7 @@ static int spawn_daemon(struct ctl *c, const char *mp, const char *opts, struct 
 	pid_t pid;
 	int status = 0, rc, waited = 0;
 
-	fs_binary(bin, sizeof(bin));
+	ctl_tool_path("forkcellfs", "FORKCELL_FS", bin, sizeof(bin));
 	rc = posix_spawnp(&pid, bin, NULL, NULL, argv, environ);
 	if (rc != 0)
 		return fc_diag_set(d, -rc, "cannot run '%s': %s", bin, fc_strerror(-rc));

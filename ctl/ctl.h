@@ -116,6 +116,14 @@ int ctl_daemon_call(struct ctl *c, const char *cell, cJSON *req, cJSON **resp,
 /* Add an exact 64-bit integer (cJSON numbers are doubles: ns would round). */
 void ctl_json_i64(cJSON *obj, const char *key, int64_t v);
 
+/*
+ * Where to find a companion program (forkcellfs, forkcell-proxy,
+ * forkcell-init): $env_var if env_var is not NULL and that variable is
+ * set and non-empty, else next to this
+ * program, else the bare name (looked up on PATH by exec).
+ */
+void ctl_tool_path(const char *name, const char *env_var, char *out, size_t cap);
+
 /* CLOCK_MONOTONIC in ms, for duration_ms fields. */
 double ctl_now_ms(void);
 

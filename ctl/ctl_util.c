@@ -4,6 +4,8 @@
  * daemon serving the cell (its writer lock is held) or to LMDB directly.
  */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -306,6 +308,26 @@ void ctl_json_i64(cJSON *obj, const char *key, int64_t v)
 
 	snprintf(buf, sizeof(buf), "%lld", (long long)v);
 	cJSON_AddRawToObject(obj, key, buf);
+}
+
+void ctl_tool_path(const char *name, const char *env_var, char *out, size_t cap)
+{
+	char self[PATH_MAX];
+	const char *env = env_var ? getenv(env_var) : NULL;
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(out, cap, "%s", env);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(out, cap, "%s/%s", dirname(self), name);
+		if (access(out, X_OK) == 0)
+			return;
+	}
+	snprintf(out, cap, "%s", name);
 }
 
 double ctl_now_ms(void)

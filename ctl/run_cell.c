@@ -14,16 +14,6 @@
 
 #include "fc_ctlproto.h"
 
-static int self_exe(char *out, size_t cap)
-{
-	ssize_t n = readlink("/proc/self/exe", out, cap - 1);
-
-	if (n < 0)
-		return -errno;
-	out[n] = '\0';
-	return 0;
-}
-
 /* Run `forkcellctl --store S mount CELL --allow-other` as a child. */
 static int mount_cell(struct ctl *c, const char *cell, struct fc_diag *d)
 {
@@ -36,10 +26,9 @@ static int mount_cell(struct ctl *c, const char *cell, struct fc_diag *d)
 	struct run_spec spec = { .argv = argv, .envp = envp, .timeout_ms = 60000 };
 	struct run_capture err;
 	struct run_status st;
-	int rc = self_exe(exe, sizeof(exe));
+	int rc;
 
-	if (rc < 0)
-		return fc_diag_set(d, rc, "cannot find forkcellctl itself: %s", fc_strerror(rc));
+	ctl_tool_path("forkcellctl", NULL, exe, sizeof(exe));
 	run_capture_init(&err, -1);
 	rc = run_proc(&spec, NULL, &err, &st);
 	if (rc < 0)
