@@ -2,9 +2,9 @@
  * fc_blob: blob records and blob files, base directories.
  *
  * An own blob's bytes are in STORE/blobs/<xx>/<16 hex id> (xx = low byte of
- * the id). New files are made in STORE/tmp and renamed into blobs/ before
+ * the id). Copies are made in STORE/tmp and renamed into blobs/ before
  * the record naming them is written, so blobs/ never holds a half-copied
- * file. A copy-up clones (FICLONE) where the store's filesystem can, else
+ * file; empty blobs are created in place (fc_blob_create). A copy-up clones (FICLONE) where the store's filesystem can, else
  * copies with copy_file_range, skipping holes (SEEK_DATA/SEEK_HOLE).
  *
  * Base blobs are files of an `init --from` directory, read in place until
@@ -147,21 +147,39 @@ static int blob_finish(struct fc_txn *t, const char *tmpname, uint64_t gen, uint
 	return 0;
 }
 
+/*
+ * An empty file needs no building: it is made under its final name in
+ * blobs/, saving the tmp/ file and the rename of every create(2). The id
+ * comes from this txn's counter, so no committed record names it; a file
+ * already there is the leftover of a txn that died after making it (the
+ * counter rolled back) and is simply reused.
+ */
 int fc_blob_create(struct fc_txn *t, uint64_t gen, uint64_t *id_out, int *fd_out)
 {
-	char name[64];
-	int fd = -1, rc;
+	struct fc_blob b = { .size = 0, .birth_gen = gen, .src = FC_BLOB_OWN };
+	const int fl = O_RDWR | O_NOFOLLOW | O_CLOEXEC;
+	char rel[32];
+	uint64_t id;
+	int fd, rc;
 
 	if (t->rdonly)
 		return -EROFS;
-	rc = tmp_create(t->st, name, &fd);
-	if (rc == 0)
-		rc = blob_finish(t, name, gen, 0, id_out);
+	rc = fc_alloc_blob(t, &id);
+	if (rc < 0)
+		return rc;
+	fc_blob_relname(id, rel);
+	fd = openat(t->st->blobs_fd, rel, fl | O_CREAT | O_EXCL, 0600);
+	if (fd < 0 && errno == EEXIST)
+		fd = openat(t->st->blobs_fd, rel, fl | O_TRUNC);
+	if (fd < 0)
+		return -errno;
+	rc = blob_put(t, id, &b);
 	if (rc < 0) {
-		if (fd >= 0)
-			close(fd);
+		close(fd);
+		unlinkat(t->st->blobs_fd, rel, 0);
 		return rc;
 	}
+	*id_out = id;
 	*fd_out = fd;
 	return 0;
 }

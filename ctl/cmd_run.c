@@ -135,10 +135,15 @@ static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 	return ctl_name_arg(c, "cell", o->cell) ? CTL_EXIT_FAIL : 0;
 }
 
-/* The sandbox environment: PATH and HOME defaults, then the user's --env. */
-static char **build_env(const struct run_opts *o, char *home, size_t home_cap)
+/*
+ * The sandbox environment: PATH and HOME defaults, the proxy and CA
+ * variables when a policy is enforced, then the user's --env (which wins:
+ * later entries override earlier ones in every libc we care about).
+ */
+static char **build_env(const struct run_opts *o, const struct run_enforce *e, char *home,
+			size_t home_cap)
 {
-	char **env = calloc(o->n_env + 3, sizeof(*env));
+	char **env = calloc(o->n_env + 3 + RUN_ENFORCE_ENV_MAX, sizeof(*env));
 	size_t n = 0;
 	bool has_path = false, has_home = false;
 
@@ -154,6 +159,7 @@ static char **build_env(const struct run_opts *o, char *home, size_t home_cap)
 		snprintf(home, home_cap, "HOME=%s", o->workdir);
 		env[n++] = home;
 	}
+	n = run_enforce_env(e, env, n);
 	for (size_t i = 0; i < o->n_env; i++)
 		env[n++] = o->env[i];
 	env[n] = NULL;
@@ -164,7 +170,7 @@ static int run_sandbox(struct ctl *c, const struct run_opts *o, const struct run
 		       struct run_state *s, struct fc_diag *d)
 {
 	char home[512];
-	char **env = build_env(o, home, sizeof(home));
+	char **env = NULL;
 	struct runtime_req req = {
 		.cell = o->cell, .mountpoint = s->cell.info.mountpoint, .store_path = c->st->path,
 		.workdir = o->workdir, .argv = o->argv, .env = env, .image = o->image,
@@ -175,14 +181,23 @@ static int run_sandbox(struct ctl *c, const struct run_opts *o, const struct run
 	void *state = NULL;
 	int rc;
 
+	/* STORE/events/<cell>/<run_id>.jsonl: `events query --cell` reads one directory. */
+	snprintf(home, sizeof(home), "events/%s", o->cell);
+	rc = fc_mkdir_p(c->st->root_fd, home, 0700);
+	if (rc < 0)
+		return fc_diag_set(d, rc, "cannot create the events directory: %s",
+				   fc_strerror(rc));
+	snprintf(s->events_file, sizeof(s->events_file), "%s/events/%s/%s.jsonl", c->st->path,
+		 o->cell, s->run_id);
+	s->enforce.cell = o->cell;
+	rc = run_enforce_prepare(c, o->runtime, s->pol, o->workdir, s, &s->enforce, d);
+	if (rc < 0)
+		return rc;
+	run_enforce_req(&s->enforce, &req);
+	env = build_env(o, &s->enforce, home, sizeof(home));
 	if (!env)
 		return fc_diag_set(d, -ENOMEM, "out of memory");
-	if (mkdirat(c->st->root_fd, "events", 0700) < 0 && errno != EEXIST) {
-		free(env);
-		return fc_diag_set(d, -errno, "cannot create the events directory: %m");
-	}
-	snprintf(s->events_file, sizeof(s->events_file), "%s/events/%s.jsonl", c->st->path,
-		 s->run_id);
+	req.env = env;
 	run_capture_init(&s->out, c->json ? -1 : STDOUT_FILENO);
 	run_capture_init(&s->err, STDERR_FILENO);
 	rc = rt->create(&req, &s->rt, &state, d);
@@ -190,6 +205,9 @@ static int run_sandbox(struct ctl *c, const struct run_opts *o, const struct run
 		rc = rt->exec(&req, state, &s->out, &s->err, &s->rt, d);
 		rt->destroy(state);
 	}
+	/* The proxy's record is part of the receipt even when the run failed. */
+	if (rc == 0)
+		rc = run_enforce_finish(&s->enforce, d);
 	run_capture_finish(&s->out);
 	run_capture_finish(&s->err);
 	free(env);
@@ -260,6 +278,8 @@ static int run_main(struct ctl *c, const struct run_opts *o, struct run_state *s
 	rc = settle(c, o, s, d);
 	if (rc == 0)
 		rc = run_write_receipt(c, o, s, d);
+	if (rc == 0)
+		rc = run_policy_record_last(c, o->cell, s, d);
 	return rc;
 }
 
@@ -279,12 +299,16 @@ int cmd_run(struct ctl *c, int argc, char **argv)
 	rc = ctl_store_open(c, false);
 	if (rc < 0)
 		return CTL_EXIT_FAIL;
+	run_enforce_init(&s.enforce);
 	s.t_start_ns = run_now_ns();
 	receipt_new_id("run", s.run_id);
 	receipt_new_id("rcpt", s.receipt_id);
 	rc = run_main(c, &o, &s, &d);
+	run_enforce_cleanup(&s.enforce);
 	cJSON_Delete(s.changes);
 	cJSON_Delete(s.policy);
+	cJSON_Delete(s.policy_change);
+	fc_policy_free(s.pol);
 	if (rc < 0) {
 		/* With --exit-with-command, 1 could be the command's: use 125. */
 		rc = ctl_fail(c, rc, &d);

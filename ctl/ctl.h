@@ -150,6 +150,7 @@ int cmd_restore_path(struct ctl *c, int argc, char **argv);
 int cmd_export(struct ctl *c, int argc, char **argv);
 int cmd_gc(struct ctl *c, int argc, char **argv);
 int cmd_fsck(struct ctl *c, int argc, char **argv);
+int cmd_events(struct ctl *c, int argc, char **argv);
 /* ctl/cmd_run.c (the lead's, issue 3). */
 int cmd_run(struct ctl *c, int argc, char **argv);
 

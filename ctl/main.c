@@ -87,6 +87,14 @@ const struct ctl_cmd ctl_commands[] = {
 	  "validate, canonicalise and compare OpenShell policy files",
 	  "  check FILE           validate FILE, print its canonical form and revision\n"
 	  "  diff A B             what B allows that A does not, and the reverse\n" },
+	{ "events", cmd_events, "query [OPTIONS]",
+	  "the OCSF events of governed runs (egress decisions)",
+	  "  query                list events, oldest run first\n"
+	  "  --cell CELL          only this cell's runs\n"
+	  "  --run ID             only this run\n"
+	  "  --decision D         allowed, denied or audited\n"
+	  "  --host HOST          only this destination host\n"
+	  "  --limit N            at most N events\n" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -43,17 +43,17 @@ void receipt_new_id(const char *prefix, char id[RC_ID_MAX])
 	snprintf(id, RC_ID_MAX, "%s_%lld_%s", prefix, (long long)time(NULL), hex);
 }
 
-static int id_valid(const char *id)
+bool receipt_id_valid(const char *id)
 {
 	size_t n = strlen(id);
 
 	if (n == 0 || n >= RC_ID_MAX || id[0] == '.')
-		return 0;
+		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!(id[i] == '_' || id[i] == '-' || (id[i] >= '0' && id[i] <= '9') ||
 		      (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')))
-			return 0;
-	return 1;
+			return false;
+	return true;
 }
 
 static int open_subdir(struct fc_store *st, const char *name, mode_t mode, int *fd)
@@ -89,7 +89,7 @@ static int read_head(int dirfd, struct chain_rec *head, struct fc_diag *d)
 		goto bad;
 	head->seq = (uint64_t)f->valuedouble;
 	f = cJSON_GetObjectItemCaseSensitive(j, "id");
-	if (!cJSON_IsString(f) || !id_valid(f->valuestring))
+	if (!cJSON_IsString(f) || !receipt_id_valid(f->valuestring))
 		goto bad;
 	snprintf(head->id, sizeof(head->id), "%s", f->valuestring);
 	f = cJSON_GetObjectItemCaseSensitive(j, "sha256");
@@ -195,7 +195,7 @@ static int chain_load_all(int dirfd, struct chain_rec **out, size_t *n, struct f
 			continue;
 		memcpy(id, de->d_name, len - 5);
 		id[len - 5] = '\0';
-		if (!id_valid(id))
+		if (!receipt_id_valid(id))
 			continue;
 		if (cnt == cap) {
 			struct chain_rec *nv = realloc(v, (cap ? cap * 2 : 64) * sizeof(*v));
@@ -341,7 +341,7 @@ static int chain_tip(int dirfd, struct chain_rec *head, struct fc_diag *d)
 	if (rc < 0 || fc_read_file(dirfd, "PENDING", 256, &pend, &plen) < 0)
 		return rc;
 	pend[strcspn(pend, "\n")] = '\0';
-	if (id_valid(pend) && rec_read(dirfd, pend, &p, NULL) == 0 && p.seq == head->seq + 1 &&
+	if (receipt_id_valid(pend) && rec_read(dirfd, pend, &p, NULL) == 0 && p.seq == head->seq + 1 &&
 	    strcmp(p.prev, head->seq ? head->sha : "") == 0) {
 		rc = write_head(dirfd, p.seq, p.id, p.sha);
 		if (rc == 0) {
@@ -349,7 +349,7 @@ static int chain_tip(int dirfd, struct chain_rec *head, struct fc_diag *d)
 			snprintf(head->id, sizeof(head->id), "%s", p.id);
 			memcpy(head->sha, p.sha, sizeof(head->sha));
 		}
-	} else if (id_valid(pend)) {
+	} else if (receipt_id_valid(pend)) {
 		/* Never reached HEAD: its files are debris of a crashed append. */
 		static const char *const exts[] = { "json", "sig", "md" };
 
@@ -376,7 +376,7 @@ int receipt_chain_append(struct fc_store *st, cJSON *body, const char *md,
 	const cJSON *idj = cJSON_GetObjectItemCaseSensitive(body, "id");
 	int dirfd = -1, lockfd = -1, rc;
 
-	if (!cJSON_IsString(idj) || !id_valid(idj->valuestring))
+	if (!cJSON_IsString(idj) || !receipt_id_valid(idj->valuestring))
 		return fc_diag_set(d, FC_ECORRUPT, "record has no valid id");
 	rc = chain_open(st, &dirfd, &sg, true, d);
 	if (rc < 0)
@@ -466,7 +466,7 @@ int receipt_load(struct fc_store *st, const char *id, cJSON **out, struct fc_dia
 	int dirfd = -1;
 	int rc;
 
-	if (!id_valid(id))
+	if (!receipt_id_valid(id))
 		return fc_diag_set(d, FC_ENAME, "invalid receipt id '%s'", id);
 	rc = open_subdir(st, "receipts", 0755, &dirfd);
 	if (rc < 0)
@@ -486,7 +486,7 @@ int receipt_load_md(struct fc_store *st, const char *id, char **out, struct fc_d
 	int dirfd = -1;
 	int rc;
 
-	if (!id_valid(id))
+	if (!receipt_id_valid(id))
 		return fc_diag_set(d, FC_ENAME, "invalid receipt id '%s'", id);
 	rc = open_subdir(st, "receipts", 0755, &dirfd);
 	if (rc < 0)

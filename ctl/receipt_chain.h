@@ -20,6 +20,7 @@
 #ifndef RECEIPT_CHAIN_H
 #define RECEIPT_CHAIN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -34,6 +35,9 @@
  * Make a new record id "<prefix>_<unix seconds>_<8 hex random>".
  */
 void receipt_new_id(const char *prefix, char id[RC_ID_MAX]);
+
+/* An id is 1..RC_ID_MAX-1 of [A-Za-z0-9_-], not starting with '.': safe as a file name. */
+bool receipt_id_valid(const char *id);
 
 /*
  * Append body (a JSON object with "id" and "kind" already set; the chain

@@ -17,6 +17,7 @@
 #include "ctl.h"
 #include "fc_hash.h"
 #include "receipt_chain.h"
+#include "run_enforce.h"
 #include "runtime.h"
 
 #define RUN_MAX_ENV 256
@@ -63,7 +64,10 @@ struct run_state {
 	struct runtime_result rt;
 	struct run_capture out, err;
 	cJSON *changes;
-	cJSON *policy;
+	cJSON *policy;                /* what the snapshot binds: hashes, revision */
+	cJSON *policy_change;         /* since the cell's previous run (run_policy.c) */
+	struct fc_policy *pol;        /* the parsed policy, NULL without --policy */
+	struct run_enforce enforce;
 	char policy_file[4096];       /* the snapshot, absolute; "" without --policy */
 	char events_file[4096];       /* the runtime's event log, absolute */
 	const char *decision;
@@ -96,12 +100,17 @@ int run_changes(struct fc_store *st, const char *cell, uint64_t from, uint64_t t
 char *receipt_markdown(const cJSON *rec);
 
 /*
- * Snapshot --policy (bytes read once, hashed, stored under STORE/policies/
- * by content) into s->policy. Enforcement arrives with the policy issue;
- * until then the receipt says enforced: false for every runtime.
+ * Snapshot --policy (bytes read once, parsed into s->pol, hashed, stored
+ * under STORE/policies/ by content) into s->policy, and compare it with the
+ * cell's previous run (s->policy_change). Without --policy only the latter.
  */
 int run_policy_snapshot(struct ctl *c, const struct run_opts *o, struct run_state *s,
 			struct fc_diag *d);
+/* Remember this run's policy as the cell's latest (after its receipt). */
+int run_policy_record_last(struct ctl *c, const char *cell, const struct run_state *s,
+			   struct fc_diag *d);
+/* The receipt's "policy": the snapshot's facts plus who enforced it. */
+cJSON *run_policy_json(const struct run_opts *o, const struct run_state *s);
 
 /* Build, sign and chain the receipt (and the decision record), then print. */
 int run_write_receipt(struct ctl *c, const struct run_opts *o, struct run_state *s,

@@ -1,7 +1,7 @@
 /*
  * run_receipt: the receipt of a governed run (fields documented in
- * docs/receipts.md), its decision record, the policy snapshot it binds,
- * and what `run` prints at the end.
+ * docs/receipts.md), its decision record, and what `run` prints at the
+ * end. The policy part is built by ctl/run_policy.c.
  */
 #include "run.h"
 
@@ -25,60 +25,6 @@ static void iso_time(time_t t, char out[32])
 
 	gmtime_r(&t, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-int run_policy_snapshot(struct ctl *c, const struct run_opts *o, struct run_state *s,
-			struct fc_diag *d)
-{
-	uint8_t digest[FC_SHA256_LEN];
-	char hex[FC_SHA256_HEX], name[FC_SHA256_HEX + 8];
-	struct fc_policy_rev rev;
-	struct fc_policy *pol = NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	int dirfd = -1, rc;
-
-	if (!o->policy)
-		return 0;
-	/*
-	 * Read the bytes once and parse them: an invalid policy fails the run
-	 * before anything starts. The snapshot is of these same bytes.
-	 */
-	rc = ctl_policy_load(o->policy, &pol, &rev, &buf, &len, d);
-	if (rc < 0)
-		return rc;
-	fc_policy_free(pol);
-	fc_sha256_buf(buf, len, digest);
-	fc_hex(digest, sizeof(digest), hex);
-	if (mkdirat(c->st->root_fd, "policies", 0700) < 0 && errno != EEXIST)
-		rc = -errno;
-	if (rc == 0) {
-		dirfd = openat(c->st->root_fd, "policies", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		rc = dirfd < 0 ? -errno : 0;
-	}
-	snprintf(name, sizeof(name), "%s.yaml", hex);
-	if (rc == 0)
-		rc = fc_write_atomic(dirfd, name, buf, len, 0600);
-	free(buf);
-	if (dirfd >= 0)
-		close(dirfd);
-	if (rc < 0)
-		return fc_diag_set(d, rc, "cannot snapshot policy '%s': %s", o->policy,
-				   fc_strerror(rc));
-	snprintf(s->policy_file, sizeof(s->policy_file), "%s/policies/%s", c->st->path, name);
-	s->policy = cJSON_CreateObject();
-	cJSON_AddStringToObject(s->policy, "path", o->policy);
-	cJSON_AddStringToObject(s->policy, "sha256", rev.sha256);
-	cJSON_AddStringToObject(s->policy, "hash_of", "canonical_json");
-	cJSON_AddStringToObject(s->policy, "revision", rev.revision);
-	cJSON_AddStringToObject(s->policy, "file_sha256", hex);
-	cJSON_AddStringToObject(s->policy, "snapshot", name);
-	cJSON_AddFalseToObject(s->policy, "enforced");
-	cJSON_AddStringToObject(s->policy, "enforcement",
-				"recorded only: the policy is validated, canonicalised and hashed; "
-				"enforcement (Landlock, seccomp, egress proxy) is not implemented "
-				"yet");
-	return 0;
 }
 
 /* The recorded tail: at most TAIL_RECORDED bytes, cut at a UTF-8 boundary,
@@ -268,11 +214,13 @@ static cJSON *receipt_json(const struct run_opts *o, const struct run_state *s)
 		cJSON_AddItemToObject(r, "restored_to", checkpoint_json(s->ckpt, name));
 	else
 		cJSON_AddNullToObject(r, "restored_to");
-	if (s->policy)
-		cJSON_AddItemToObject(r, "policy", cJSON_Duplicate(s->policy, 1));
-	else
-		cJSON_AddNullToObject(r, "policy");
-	cJSON_AddItemToObject(r, "policy_events", cJSON_CreateArray());
+	cJSON_AddItemToObject(r, "policy", run_policy_json(o, s));
+	cJSON_AddItemToObject(r, "policy_change", s->policy_change ?
+				  cJSON_Duplicate(s->policy_change, 1) : cJSON_CreateNull());
+	cJSON_AddItemToObject(r, "policy_events", s->enforce.recorded ?
+				  cJSON_Duplicate(s->enforce.recorded, 1) : cJSON_CreateArray());
+	if (s->enforce.events)
+		cJSON_AddItemToObject(r, "events", cJSON_Duplicate(s->enforce.events, 1));
 	cJSON_AddItemToObject(r, "runtime", runtime_json(o, s));
 	cJSON_AddItemToObject(r, "command", command_json(o));
 	cJSON_AddItemToObject(r, "exit", exit_json(&s->rt));

@@ -13,13 +13,27 @@
  * container starts so no output is missed. The status comes from
  * /containers/{id}/wait, never from the output. SIGINT, SIGTERM and SIGHUP
  * kill the container (and fail the run) instead of orphaning it.
+ *
+ * Under a policy (req->init_path) the container starts as root with only
+ * CAP_SETUID, CAP_SETGID and CAP_SETPCAP, and its command is the host's
+ * static forkcell-init (bound read-only at /run/forkcell-init), which drops
+ * to the workspace owner's ids (or the policy's, given later in init_args)
+ * and then to no capabilities at all. The per-run gate directory is bound at
+ * /run/forkcell; after the start, State.Pid (docker-init, the container's
+ * first process) goes to the gate's ready callback before the gate opens.
+ * With req->network the container keeps a private network namespace with
+ * loopback only (NetworkMode "none") for the egress proxy; otherwise
+ * networking is disabled outright.
  */
 #include "runtime.h"
 
 #include "curl_lazy.h"
+#include "sandbox_gate.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -307,6 +321,77 @@ static int pick_user(const char *mountpoint, char *user, size_t cap, struct fc_d
 	return 0;
 }
 
+static void add_mount(cJSON *mounts, const char *src, const char *dst, bool ro)
+{
+	cJSON *m = cJSON_CreateObject();
+
+	/* Mounts, not Binds: no ':' parsing, and a missing source fails instead of appearing. */
+	cJSON_AddStringToObject(m, "Type", "bind");
+	cJSON_AddStringToObject(m, "Source", src);
+	cJSON_AddStringToObject(m, "Target", dst);
+	cJSON_AddBoolToObject(m, "ReadOnly", ro);
+	cJSON_AddItemToArray(mounts, m);
+}
+
+/* forkcell-init, the gate directory and the CA bundle, all read-only. */
+static void add_init_mounts(const struct runtime_req *req, cJSON *mounts)
+{
+	add_mount(mounts, req->init_path, SANDBOX_INIT_PATH, true);
+	if (req->gate_dir)
+		add_mount(mounts, req->gate_dir, SANDBOX_GATE_DIR, true);
+	if (!req->ca_bundle)
+		return;
+	add_mount(mounts, req->ca_bundle, SANDBOX_SYSTEM_CA, true);
+	if (sandbox_ca_needs_bind(req))
+		add_mount(mounts, req->ca_bundle, SANDBOX_CA_BUNDLE, true);
+}
+
+/* "UID:GID", both decimal, nothing else. */
+static bool numeric_user(const char *user, unsigned *uid, unsigned *gid)
+{
+	char *end = NULL;
+	unsigned long u, g;
+
+	if (!isdigit((unsigned char)user[0]))
+		return false;
+	u = strtoul(user, &end, 10);
+	if (*end != ':' || !isdigit((unsigned char)end[1]) || u > UINT_MAX)
+		return false;
+	g = strtoul(end + 1, &end, 10);
+	if (*end || g > UINT_MAX)
+		return false;
+	*uid = (unsigned)u;
+	*gid = (unsigned)g;
+	return true;
+}
+
+/*
+ * The command: argv itself, or under init `forkcell-init ... --uid U --gid G
+ * INIT_ARGS -- argv` where U:G is the user picked for the run (init_args
+ * may name others: the later options win).
+ */
+static int add_cmd(const struct runtime_req *req, const char *user, cJSON *cmd)
+{
+	char uid[16], gid[16], **v = NULL;
+	char *extra[] = { (char *)"--uid", uid, (char *)"--gid", gid, NULL };
+	unsigned u = 0, g = 0;
+	int rc;
+
+	if (!req->init_path) {
+		for (size_t i = 0; req->argv[i]; i++)
+			cJSON_AddItemToArray(cmd, cJSON_CreateString(req->argv[i]));
+		return 0;
+	}
+	numeric_user(user, &u, &g); /* checked by docker_create */
+	snprintf(uid, sizeof(uid), "%u", u);
+	snprintf(gid, sizeof(gid), "%u", g);
+	rc = sandbox_init_argv(req, extra, &v);
+	for (size_t i = 0; rc == 0 && v[i]; i++)
+		cJSON_AddItemToArray(cmd, cJSON_CreateString(v[i]));
+	free(v);
+	return rc;
+}
+
 static cJSON *create_body(const struct runtime_req *req, const char *image, const char *user)
 {
 	cJSON *b = cJSON_CreateObject();
@@ -315,14 +400,17 @@ static cJSON *create_body(const struct runtime_req *req, const char *image, cons
 	cJSON *env = cJSON_AddArrayToObject(b, "Env");
 	cJSON *mounts = cJSON_AddArrayToObject(hc, "Mounts");
 	cJSON *labels = cJSON_AddObjectToObject(b, "Labels");
-	cJSON *m = cJSON_CreateObject();
+	static const char *const init_caps[] = { "SETUID", "SETGID", "SETPCAP" };
 
-	for (size_t i = 0; req->argv[i]; i++)
-		cJSON_AddItemToArray(cmd, cJSON_CreateString(req->argv[i]));
+	if (add_cmd(req, user, cmd) < 0) {
+		cJSON_Delete(b);
+		return NULL;
+	}
 	for (size_t i = 0; req->env && req->env[i]; i++)
 		cJSON_AddItemToArray(env, cJSON_CreateString(req->env[i]));
 	cJSON_AddStringToObject(b, "Image", image);
-	cJSON_AddStringToObject(b, "User", user);
+	/* forkcell-init starts as root and drops to user itself. */
+	cJSON_AddStringToObject(b, "User", req->init_path ? "0:0" : user);
 	cJSON_AddStringToObject(b, "WorkingDir", req->workdir);
 	cJSON_AddFalseToObject(b, "Tty");
 	/* stdin is attached once and closed at its EOF (StdinOnce). */
@@ -331,18 +419,19 @@ static cJSON *create_body(const struct runtime_req *req, const char *image, cons
 	cJSON_AddTrueToObject(b, "AttachStdin");
 	cJSON_AddTrueToObject(b, "AttachStdout");
 	cJSON_AddTrueToObject(b, "AttachStderr");
-	cJSON_AddTrueToObject(b, "NetworkDisabled");
+	/* Loopback for the egress proxy, or no network stack at all. */
+	if (!req->network)
+		cJSON_AddTrueToObject(b, "NetworkDisabled");
 	cJSON_AddStringToObject(labels, "forkcell.run", req->run_id);
 	cJSON_AddStringToObject(labels, "forkcell.cell", req->cell);
-	/* Mounts, not Binds: no ':' parsing, and a missing source fails instead of appearing. */
-	cJSON_AddStringToObject(m, "Type", "bind");
-	cJSON_AddStringToObject(m, "Source", req->mountpoint);
-	cJSON_AddStringToObject(m, "Target", req->workdir);
-	cJSON_AddFalseToObject(m, "ReadOnly");
-	cJSON_AddItemToArray(mounts, m);
+	add_mount(mounts, req->mountpoint, req->workdir, false);
+	if (req->init_path)
+		add_init_mounts(req, mounts);
 	cJSON_AddStringToObject(hc, "NetworkMode", "none");
 	cJSON_AddStringToObject(hc, "IpcMode", "private");
 	cJSON_AddItemToObject(hc, "CapDrop", cJSON_CreateStringArray((const char *[]){ "ALL" }, 1));
+	if (req->init_path)
+		cJSON_AddItemToObject(hc, "CapAdd", cJSON_CreateStringArray(init_caps, 3));
 	cJSON_AddItemToObject(hc, "SecurityOpt",
 			      cJSON_CreateStringArray((const char *[]){ "no-new-privileges" }, 1));
 	cJSON_AddTrueToObject(hc, "ReadonlyRootfs");
@@ -389,6 +478,11 @@ static int docker_create(const struct runtime_req *req, struct runtime_result *r
 
 	if (rc < 0)
 		goto out;
+	if (req->init_path && !numeric_user(user, &(unsigned){ 0 }, &(unsigned){ 0 })) {
+		rc = fc_diag_set(d, FC_EUSAGE, "docker: under a policy the run's user must be "
+				 "numeric uid:gid (FORKCELL_DOCKER_USER is '%s')", user);
+		goto out;
+	}
 	body = create_body(req, image, user);
 	json = body ? cJSON_PrintUnformatted(body) : NULL;
 	if (!s || !json) {
@@ -698,6 +792,47 @@ static int block_signals(struct docker_state *s, struct fc_diag *d)
 	return 0;
 }
 
+/* State.Pid: the container's first process in the host pid namespace (0: not running). */
+static int container_pid(const char *id, pid_t *pid, struct fc_diag *d)
+{
+	char path[256], *resp = NULL;
+	long code = 0;
+	cJSON *j;
+	const cJSON *p;
+	int rc;
+
+	api_path(path, sizeof(path), "/containers/%s/json", id);
+	rc = docker_call("GET", path, NULL, DOCKER_CALL_TIMEOUT_MS, &code, &resp, d);
+	if (rc < 0)
+		return rc;
+	j = cJSON_Parse(resp ? resp : "");
+	p = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "State"), "Pid");
+	if (code != 200 || !cJSON_IsNumber(p))
+		rc = fc_diag_set(d, FC_ESTATE, "docker: no State.Pid for the container (HTTP %ld)",
+				 code);
+	else
+		*pid = (pid_t)p->valuedouble;
+	cJSON_Delete(j);
+	free(resp);
+	return rc;
+}
+
+/* Hand the started container to the gate's ready callback, then let init go. */
+static int pass_gate(const struct runtime_req *req, const char *id, struct runtime_result *res,
+		     struct fc_diag *d)
+{
+	pid_t pid = 0;
+	int rc = container_pid(id, &pid, d);
+
+	if (rc == 0 && pid <= 0)
+		rc = fc_diag_set(d, FC_ESTATE, "docker: the container ended before its gate opened");
+	if (rc == 0)
+		rc = sandbox_gate_pass(req, pid, res->init_status, sizeof(res->init_status), d);
+	if (rc != 0)
+		kill_container(id);
+	return rc;
+}
+
 static int docker_exec(const struct runtime_req *req, void *state, struct run_capture *out,
 		       struct run_capture *err, struct runtime_result *res, struct fc_diag *d)
 {
@@ -723,6 +858,8 @@ static int docker_exec(const struct runtime_req *req, void *state, struct run_ca
 				 code);
 	/* The receipt's sandbox start is create plus start. */
 	res->sandbox_start_ms += (run_now_ns() - res->st.start_ns) / 1000000;
+	if (rc == 0 && req->gate_dir)
+		rc = pass_gate(req, s->id, res, d);
 	if (rc == 0)
 		rc = pump(s, sock, &m, deadline, &res->st.timed_out, d);
 	close(sock);

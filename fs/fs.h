@@ -166,6 +166,8 @@ int fs_inode_lookup_inc(struct fs_ctx *ctx, uint64_t ino);
 void fs_inode_mark_orphan(struct fs_ctx *ctx, uint64_t ino);
 void fs_inode_open_inc(struct fs_ctx *ctx, struct fs_inode *ent);
 uint32_t fs_inode_open_count(struct fs_ctx *ctx, struct fs_inode *ent);
+/* Whether a handle of ino is open (an unlinked inode must then survive). */
+bool fs_inode_is_open(struct fs_ctx *ctx, uint64_t ino);
 /* Returns the open count left. */
 uint32_t fs_inode_open_dec(struct fs_ctx *ctx, struct fs_inode *ent);
 /* After the last close: delete the record if the inode is unlinked and forgotten. */
@@ -208,8 +210,11 @@ int fs_io_read_lock(struct fs_ctx *ctx, struct fs_inode *ent);
 int fs_io_write_lock(struct fs_ctx *ctx, struct fs_inode *ent);
 /* Truncate ino to size (copy-up, or a fresh empty file for size 0). */
 int fs_io_truncate(struct fs_ctx *ctx, struct fs_inode *ent, uint64_t size);
-/* Give a freshly created file's writable blob fd to ent (takes ownership of fd). */
-void fs_io_adopt(struct fs_ctx *ctx, struct fs_inode *ent, int fd);
+/*
+ * Give a freshly created file's writable fd of its hot blob (id blob, born
+ * in blob_gen: the head that created it) to ent. Takes ownership of fd.
+ */
+void fs_io_adopt(struct fs_inode *ent, int fd, uint64_t blob, uint64_t blob_gen);
 /* Drop the shared fd (last close, restore). */
 void fs_io_drop(struct fs_inode *ent);
 

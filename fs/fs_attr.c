@@ -31,13 +31,16 @@ static void fs_ts_set(struct timespec *out, struct fc_ts ts)
 /*
  * Allocated 512-byte blocks: those of an own blob file (so sparse files
  * look sparse to du), else an estimate from the size (base blobs, no blob).
+ * Base blobs are born in the view's root generation (the init), where no
+ * own blob is ever born: they are recognised without a failing fstatat.
  */
 static blkcnt_t fs_attr_blocks(const struct fs_ctx *ctx, const struct fc_inode *rec, off_t size)
 {
 	struct stat bs;
 	char rel[32];
 
-	if (S_ISREG(rec->mode) && rec->blob != 0) {
+	if (S_ISREG(rec->mode) && rec->blob != 0 &&
+	    !(ctx->view.n > 0 && rec->blob_gen == ctx->view.gens[0])) {
 		fc_blob_relname(rec->blob, rel);
 		if (fstatat(ctx->st->blobs_fd, rel, &bs, AT_SYMLINK_NOFOLLOW) == 0)
 			return bs.st_blocks;

@@ -19,8 +19,6 @@
 
 #include "fc_log.h"
 
-static bool fs_blob_hot(const struct fs_ctx *ctx, const struct fc_inode *rec);
-
 /* Replace ent's fd state; io write-locked. Takes ownership of fd. */
 static void fs_io_install(struct fs_inode *ent, int fd, bool rw, uint64_t blob, uint64_t gen)
 {
@@ -33,20 +31,11 @@ static void fs_io_install(struct fs_inode *ent, int fd, bool rw, uint64_t blob, 
 	ent->fd_valid = true;
 }
 
-void fs_io_adopt(struct fs_ctx *ctx, struct fs_inode *ent, int fd)
+void fs_io_adopt(struct fs_inode *ent, int fd, uint64_t blob, uint64_t blob_gen)
 {
-	struct fc_txn t = { 0 };
-	struct fc_inode rec;
-	bool ok = false;
-
-	/* The record was committed by this request; read it back for the blob. */
-	if (fs_rtxn_begin(ctx, &t) == 0) {
-		ok = fc_inode_get(&t, &ctx->view, ent->ino, &rec) == 0 && fs_blob_hot(ctx, &rec);
-		fs_rtxn_end(&t);
-	}
 	pthread_rwlock_wrlock(&ent->io);
-	if (ok && !ent->fd_valid) {
-		fs_io_install(ent, fd, true, rec.blob, rec.blob_gen);
+	if (!ent->fd_valid) {
+		fs_io_install(ent, fd, true, blob, blob_gen);
 		ent->dir_unsynced = true;
 		fd = -1;
 	}

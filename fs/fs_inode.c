@@ -332,6 +332,18 @@ uint32_t fs_inode_open_dec(struct fs_ctx *ctx, struct fs_inode *ent)
 	return left;
 }
 
+bool fs_inode_is_open(struct fs_ctx *ctx, uint64_t ino)
+{
+	struct fs_inode *e;
+	bool open;
+
+	pthread_mutex_lock(&ctx->itab.lock);
+	e = fs_itable_probe(&ctx->itab, ino);
+	open = e && e->nopen > 0;
+	pthread_mutex_unlock(&ctx->itab.lock);
+	return open;
+}
+
 uint32_t fs_inode_open_count(struct fs_ctx *ctx, struct fs_inode *ent)
 {
 	uint32_t n;

@@ -256,7 +256,7 @@ static int fs_parent_load(struct fs_ctx *ctx, struct fc_txn *t, uint64_t parent,
  */
 static int fs_mknode(fuse_req_t req, struct fs_ctx *ctx, uint64_t parent, const char *name,
 		     mode_t mode, dev_t rdev, const char *target, struct fuse_entry_param *e,
-		     int *fd_out)
+		     int *fd_out, struct fc_inode *rec_out)
 {
 	struct fc_txn t = { 0 };
 	struct fc_inode prec, rec;
@@ -304,6 +304,8 @@ out:
 	}
 	if (fd_out)
 		*fd_out = fd;
+	if (rec_out)
+		*rec_out = rec;
 	memset(e, 0, sizeof(*e));
 	fs_attr_fill(ctx, ino, &rec, NULL, &e->attr);
 	e->ino = ino;
@@ -321,7 +323,8 @@ static void fs_reply_new(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	int rc = fs_space_check(ctx, 0);
 
 	if (rc == 0)
-		rc = fs_mknode(req, ctx, fs_ino(ctx, parent), name, mode, rdev, target, &e, NULL);
+		rc = fs_mknode(req, ctx, fs_ino(ctx, parent), name, mode, rdev, target, &e, NULL,
+			       NULL);
 	if (rc == 0)
 		rc = fs_inode_lookup_inc(ctx, e.ino);
 	if (rc == 0)
@@ -356,20 +359,22 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	struct fs_ctx *ctx = fs_req_begin(req);
 	struct fuse_entry_param e;
 	struct fs_inode *ent = NULL;
+	struct fc_inode rec;
 	int fd = -1;
 	int rc = fs_space_check(ctx, 0);
 
 	if (rc == 0)
 		rc = fs_mknode(req, ctx, fs_ino(ctx, parent), name, S_IFREG | (mode & 07777), 0,
-			       NULL, &e, &fd);
+			       NULL, &e, &fd, &rec);
 	if (rc == 0)
 		rc = fs_inode_ref(ctx, e.ino, true, &ent);
 	if (rc == 0) {
-		fs_io_adopt(ctx, ent, fd);
+		fs_io_adopt(ent, fd, rec.blob, rec.blob_gen);
 		fd = -1;
 		fs_inode_lookup_inc(ctx, e.ino);
 		fs_inode_open_inc(ctx, ent);
 		fi->keep_cache = 1;
+		fi->noflush = 1;
 		fi->fh = 0;
 		fuse_reply_create(req, &e, fi);
 	} else {
@@ -463,6 +468,7 @@ static int fs_remove_txn(struct fs_ctx *ctx, uint64_t parent, const char *name, 
 	struct fc_txn t = { 0 };
 	struct fc_inode prec, rec;
 	struct fc_dirent de;
+	bool gone;
 	int rc;
 
 	rc = fs_wtxn_begin(ctx, &t);
@@ -489,12 +495,21 @@ static int fs_remove_txn(struct fs_ctx *ctx, uint64_t parent, const char *name, 
 		rec.parent = 0;
 		rec.name[0] = '\0';
 	}
-	rc = fc_inode_put(&t, &ctx->view, de.ino, &rec);
+	/*
+	 * The last link of an inode nobody has open: delete it in this txn
+	 * (one commit per unlink instead of two). An open one keeps its
+	 * record with nlink 0 until the last close.
+	 */
+	gone = rec.nlink == 0 && !fs_inode_is_open(ctx, de.ino);
+	if (gone)
+		rc = fs_gen_inode_delete(ctx, &t, de.ino);
+	else
+		rc = fc_inode_put(&t, &ctx->view, de.ino, &rec);
 	if (rc == 0)
 		rc = fc_dirent_del(&t, &ctx->view, parent, name);
 	if (rc == 0)
 		rc = fs_parent_touch(ctx, &t, parent, &prec, dir ? -1 : 0);
-	*victim = rec.nlink == 0 ? de.ino : 0;
+	*victim = rec.nlink == 0 && !gone ? de.ino : 0;
 out:
 	if (rc == 0)
 		return fc_txn_commit(&t);

@@ -38,6 +38,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc == 0) {
 		fs_inode_open_inc(ctx, ent);
 		fi->keep_cache = 1;
+		fi->noflush = 1;
 		fi->fh = 0;
 		if (fuse_reply_open(req, fi) != 0)
 			fs_inode_open_dec(ctx, ent);

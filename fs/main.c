@@ -28,6 +28,7 @@
 #include "fc_log.h"
 
 #define FS_MAX_THREADS 16
+#define FS_READAHEAD_KB 512
 
 static const struct fuse_lowlevel_ops fs_ops = {
 	.init = fs_op_init,
@@ -213,6 +214,64 @@ static int fs_open_cell(struct fs_ctx *ctx, struct fc_diag *d)
 	return fs_gen_recover(ctx);
 }
 
+/*
+ * The mount's "major:minor" from /proc/self/mountinfo (the last mount on
+ * our mount point). stat(2) of the mount point would ask this very daemon,
+ * which is not serving yet.
+ */
+static int fs_mount_devno(const char *mountpoint, unsigned int *maj, unsigned int *min)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		unsigned int a, b;
+		char mnt[4096];
+
+		/* Mount points with spaces are octal-escaped: they just do not match. */
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &a, &b, mnt) == 3 &&
+		    strcmp(mnt, mountpoint) == 0) {
+			*maj = a;
+			*min = b;
+			rc = 0;
+		}
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/*
+ * Raise the kernel's readahead for this mount from the 128 KiB default of a
+ * FUSE device to FS_READAHEAD_KB: sequential reads then arrive as 512 KiB
+ * requests instead of 128 KiB ones, a quarter of the round trips. Not
+ * larger: a read reply goes through a pipe (splice), and one of more than
+ * 1 MiB (fs.pipe-max-size) falls back to a malloc'ed bounce buffer per
+ * request, which measured slower than 128 KiB splices. Root only (sysfs);
+ * failure just keeps the default.
+ */
+static void fs_tune_readahead(const char *mountpoint)
+{
+	unsigned int maj = 0, min = 0;
+	char path[64];
+	int fd, n;
+
+	if (fs_mount_devno(mountpoint, &maj, &min) < 0)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = dprintf(fd, "%u\n", FS_READAHEAD_KB);
+	if (n < 0)
+		fc_log(FC_LOG_DEBUG, "cannot set %s: %m", path);
+	close(fd);
+}
+
 static int fs_mount(struct fs_ctx *ctx, struct fc_diag *d)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
@@ -231,6 +290,7 @@ static int fs_mount(struct fs_ctx *ctx, struct fc_diag *d)
 		return fc_diag_set(d, -EIO, "cannot install signal handlers");
 	if (fuse_session_mount(ctx->se, ctx->opts->mountpoint) != 0)
 		return fc_diag_set(d, -EIO, "cannot mount on '%s'", ctx->opts->mountpoint);
+	fs_tune_readahead(ctx->opts->mountpoint);
 	return 0;
 }
 
@@ -241,6 +301,8 @@ static int fs_loop(struct fs_ctx *ctx)
 
 	if (!cfg)
 		return -ENOMEM;
+	/* Measured on 2 vCPUs: neither clone_fd, one idle thread nor a
+	 * single-threaded loop beat the default pool (docs/benchmarks.md). */
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
 	fuse_loop_cfg_set_max_threads(cfg, FS_MAX_THREADS);
 	rc = fuse_session_loop_mt(ctx->se, cfg);

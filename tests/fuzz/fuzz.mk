@@ -5,6 +5,8 @@
 #   build/fuzz/fuzz_policy        the policy parser, canonical form and diff
 #   build/fuzz/fuzz_policy_replay (seeds in tests/fuzz/corpus/policy/)
 #   build/fuzz/fuzz_ctlproto      control-protocol lines (seeds in tests/fuzz/corpus/ctlproto/)
+#   build/fuzz/fuzz_http          HTTP heads, body framing, upstream rewrite, canonical
+#                                 paths and egress decisions (seeds in tests/fuzz/corpus/http/)
 #
 # `make fuzz` replays the seeds with the gcc build, then fuzzes for
 # FUZZ_TIME seconds from the seeds. New inputs go to build/fuzz/corpus/,
@@ -32,8 +34,14 @@ CTL_SEEDS := tests/fuzz/corpus/ctlproto
 CTL_SRC := common/fc_ctlproto.c common/fc_codec.c common/fc_err.c
 CTL_LIBS := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 
-.PHONY: all replay run replay-policy run-policy replay-ctlproto run-ctlproto
-all: replay run replay-policy run-policy replay-ctlproto run-ctlproto
+HTTP_SEEDS := tests/fuzz/corpus/http
+HTTP_SRC := common/fc_http.c common/fc_http_msg.c common/fc_http_body.c common/fc_egress.c \
+	common/fc_egress_path.c common/fc_egress_addr.c $(POLICY_SRC)
+HTTP_HDR := common/fc_http.h common/fc_http_int.h common/fc_egress.h common/fc_egress_int.h \
+	$(POLICY_HDR)
+
+.PHONY: all replay run replay-policy run-policy replay-ctlproto run-ctlproto replay-http run-http
+all: replay run replay-policy run-policy replay-ctlproto run-ctlproto replay-http run-http
 
 $(FUZZ_OUT)/fuzz_codec: tests/fuzz/fuzz_codec.c $(CODEC_SRC) common/fc_codec.h common/fc_err.h
 	@mkdir -p $(FUZZ_OUT)
@@ -95,3 +103,26 @@ run-ctlproto: $(FUZZ_OUT)/fuzz_ctlproto
 	@mkdir -p $(FUZZ_OUT)/corpus/ctlproto
 	$(FUZZ_OUT)/fuzz_ctlproto -max_total_time=$(FUZZ_TIME) -timeout=5 -rss_limit_mb=2048 \
 		-artifact_prefix=$(FUZZ_OUT)/ctlproto- $(FUZZ_OUT)/corpus/ctlproto $(CTL_SEEDS)
+
+$(FUZZ_OUT)/fuzz_http: tests/fuzz/fuzz_http.c $(HTTP_SRC) $(HTTP_HDR)
+	@mkdir -p $(FUZZ_OUT)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ tests/fuzz/fuzz_http.c $(HTTP_SRC) $(POLICY_LIBS)
+
+$(FUZZ_OUT)/fuzz_http_replay: tests/fuzz/fuzz_http.c tests/fuzz/standalone_main.c \
+		$(HTTP_SRC) $(HTTP_HDR)
+	@mkdir -p $(FUZZ_OUT)
+	$(GCC) $(FUZZ_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-o $@ tests/fuzz/fuzz_http.c tests/fuzz/standalone_main.c $(HTTP_SRC) \
+		$(POLICY_LIBS)
+
+replay-http: $(FUZZ_OUT)/fuzz_http_replay
+	$(FUZZ_OUT)/fuzz_http_replay $(HTTP_SEEDS)
+
+# -max_len: heads up to 64 KiB are valid, but short inputs reach the
+# parser's corners faster; the limits have their own unit tests.
+run-http: $(FUZZ_OUT)/fuzz_http
+	@mkdir -p $(FUZZ_OUT)/corpus/http
+	$(FUZZ_OUT)/fuzz_http -max_total_time=$(FUZZ_TIME) -timeout=5 -rss_limit_mb=2048 \
+		-max_len=8192 -artifact_prefix=$(FUZZ_OUT)/http- $(FUZZ_OUT)/corpus/http \
+		$(HTTP_SEEDS)
