@@ -5,7 +5,8 @@
 #   make asan       build into build/asan/ with ASan+UBSan
 #   make check-asan run the integration tests with the sanitized binaries
 #   make fuzz       build libFuzzer targets with clang into build/fuzz/
-#   make bench      run the benchmarks (bench/run.sh)
+#   make bench      run the benchmarks (bench/run.sh, bench/proxy.sh)
+#   make check-long 100 000 requests through the ASan proxy (leaks, fds)
 #   make docker-image  build forkcell-sandbox:latest for --runtime docker
 #   make install    install the programs into $(DESTDIR)$(PREFIX)/bin
 #
@@ -84,7 +85,7 @@ INIT_CFLAGS := -std=gnu11 -g -O2 -D_GNU_SOURCE $(WARN) $(HARDEN) -MMD -MP
 # Keep intermediate objects (tap.o) so unit tests do not relink every time.
 .SECONDARY:
 
-.PHONY: all check check-unit check-asan asan fuzz bench install clean lint docker-image
+.PHONY: all check check-unit check-asan check-long asan fuzz bench install clean lint docker-image
 all: $(FS_BIN) $(CTL_BIN) $(PROXY_BIN) $(INIT_BIN) $(UNIT_BIN) $(HELPER_BIN)
 
 $(BUILD)/%.o: %.c
@@ -131,7 +132,7 @@ INTEGRATION := $(sort $(wildcard tests/integration/t[0-9]*.sh))
 
 # The saved fuzz inputs are replayed (gcc + ASan/UBSan) before the tests.
 check: all
-	$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk replay replay-policy replay-ctlproto
+	$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk replay replay-policy replay-ctlproto replay-http
 	FORKCELL_BIN=$(CURDIR)/$(BUILD) $(PROVE) --exec '' $(UNIT_BIN) $(INTEGRATION)
 
 check-unit: all
@@ -148,6 +149,13 @@ fuzz:
 
 bench: all
 	FORKCELL_BIN=$(CURDIR)/$(BUILD) bench/run.sh
+	FORKCELL_BIN=$(CURDIR)/$(BUILD) bench/proxy.sh
+
+# Long-running checks (not in CI's time budget): 100 000 requests through
+# the ASan-built proxy, then its descriptors and leak report.
+check-long:
+	$(MAKE) VARIANT=asan all
+	FORKCELL_BIN=$(CURDIR)/build/asan $(PROVE) --exec '' tests/long/*.sh
 
 install: $(FS_BIN) $(CTL_BIN) $(PROXY_BIN) $(INIT_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

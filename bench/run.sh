@@ -11,7 +11,12 @@
 #   BENCH_DIR        scratch directory (default /var/tmp/forkcell-bench);
 #                    everything is created below it and removed at the end
 #   BENCH_REPS       repetitions of each workload (default 3; the median is shown)
-#   BENCH_FS         columns to run (default "ext4 overlay fuse-overlayfs forkcellfs")
+#   BENCH_FS         columns to run (default "ext4 overlay fuse-overlayfs forkcellfs";
+#                    "forkcellfs-base" is forkcellfs built from BENCH_BASE_BIN)
+#   BENCH_BASE_BIN   directory holding another forkcellfs + forkcellctl (e.g. a
+#                    build of an older commit): adds the column "forkcellfs-base"
+#                    to the default list, to compare two builds in one run
+#   BENCH_WORKLOADS  the workloads to run, in order (default: all, see WORKLOADS)
 #   BENCH_SRC        the tree copied in and used as the base (default /usr/include)
 #   BENCH_IMAGE=1    run on a loop-mounted ext4 image even if BENCH_DIR is on
 #                    ext4 (done automatically when it is not)
@@ -66,10 +71,16 @@ TOOLS=$WORK/tools
 # The binaries are copied here at the start, so a rebuild during the run
 # cannot pull them away (forkcellctl finds forkcellfs next to itself).
 BIN=$WORK/bin
+BIN_BASE=$WORK/bin-base
+BASE_SRC=${BENCH_BASE_BIN:-}
+if [ -n "$BASE_SRC" ] && [ -z "${BENCH_FS:-}" ]; then
+	FSLIST="$FSLIST forkcellfs-base"
+fi
+FCBIN=$BIN
 IMG_MOUNTED=
 
-WORKLOADS="copy-in stat-walk read-all grep-r create-10k seq-write-512M seq-read-512M \
-append-base chown-R-base rm-rf"
+WORKLOADS=${BENCH_WORKLOADS:-"copy-in stat-walk read-all grep-r create-10k seq-write-512M \
+seq-read-512M append-base chown-R-base rm-rf"}
 
 log() { printf '# %s\n' "$*" >&2; }
 die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
@@ -128,6 +139,11 @@ setup_scratch() {
 	if [ -x "$BIN_SRC/forkcellctl" ] && [ -x "$BIN_SRC/forkcellfs" ]; then
 		cp "$BIN_SRC/forkcellctl" "$BIN_SRC/forkcellfs" "$BIN/"
 	fi
+	if [ -n "$BASE_SRC" ]; then
+		mkdir -p "$BIN_BASE"
+		cp "$BASE_SRC/forkcellctl" "$BASE_SRC/forkcellfs" "$BIN_BASE/" ||
+			die "BENCH_BASE_BIN=$BASE_SRC: no forkcellctl/forkcellfs there"
+	fi
 	local t
 	for t in gen_tree fsop lat; do
 		tm cc -O2 -o "$TOOLS/$t" "$HERE/$t.c"
@@ -141,11 +157,12 @@ setup_scratch() {
 }
 
 have_forkcell() {
-	[ -x "$BIN/forkcellfs" ] && [ -x "$BIN/forkcellctl" ] &&
-		"$BIN/forkcellctl" --help > /dev/null 2>&1
+	[ -x "$1/forkcellfs" ] && [ -x "$1/forkcellctl" ] &&
+		"$1/forkcellctl" --help > /dev/null 2>&1
 }
 
-fc() { tm "$BIN/forkcellctl" --store "$STORE" "$@"; }
+# forkcellctl of the column being run (FCBIN: $BIN or $BIN_BASE).
+fc() { tm "$FCBIN/forkcellctl" --store "$STORE" "$@"; }
 
 # Prepare a fresh instance of fs at $DIR (the directory the workloads use).
 fs_setup() {
@@ -167,8 +184,10 @@ fs_setup() {
 			tm fuse-overlayfs -o "$o" "$MNT" 2> "$WORK/fuse-overlayfs.log"
 		fi
 		;;
-	forkcellfs)
+	forkcellfs | forkcellfs-base)
 		DIR=$MNT
+		FCBIN=$BIN
+		[ "$1" = forkcellfs-base ] && FCBIN=$BIN_BASE
 		rm -rf "$STORE"
 		fc init "$CELL" --from "$LOWER" > /dev/null
 		fc mount "$CELL" "$MNT" > /dev/null
@@ -184,7 +203,7 @@ fs_teardown() {
 	ext4) rm -rf "$WORK/ext4" ;;
 	overlay) tm umount "$MNT" ;;
 	fuse-overlayfs) tm fusermount3 -u "$MNT" ;;
-	forkcellfs)
+	forkcellfs | forkcellfs-base)
 		fc umount "$CELL" > /dev/null
 		rm -rf "$STORE"
 		;;
@@ -300,8 +319,12 @@ main() {
 	setup_scratch
 	machine_info
 	for fs in $FSLIST; do
-		if [ "$fs" = forkcellfs ] && ! have_forkcell; then
+		if [ "$fs" = forkcellfs ] && ! have_forkcell "$BIN"; then
 			log "forkcellfs: binaries in $BIN_SRC missing or not working: column skipped"
+			continue
+		fi
+		if [ "$fs" = forkcellfs-base ] && ! have_forkcell "$BIN_BASE"; then
+			log "forkcellfs-base: set BENCH_BASE_BIN to a build directory: column skipped"
 			continue
 		fi
 		cols="$cols $fs"

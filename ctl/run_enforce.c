@@ -132,11 +132,16 @@ static int build_init_args(struct run_enforce *e, const struct fc_policy *pol,
 		if (rc == 0)
 			rc = add_arg(e, workdir);
 	}
-	/* The command reads the CA bundle whatever the policy lists. */
-	if (rc == 0)
+	/*
+	 * The command reads the CA bundle whatever the policy lists; but a
+	 * policy without filesystem paths asks for no Landlock at all, and
+	 * this one path alone would make everything else unreachable.
+	 */
+	if (rc == 0 && (pol->nread_only || pol->nread_write || pol->include_workdir)) {
 		rc = add_arg(e, "--ro");
-	if (rc == 0)
-		rc = add_arg(e, RUN_SANDBOX_CA);
+		if (rc == 0)
+			rc = add_arg(e, RUN_SANDBOX_CA);
+	}
 	if (rc == 0)
 		rc = add_arg(e, "--landlock");
 	if (rc == 0)
@@ -266,7 +271,9 @@ cJSON *run_enforce_json(const struct run_enforce *e, const struct runtime_result
 		init = cJSON_Parse(rt->init_status);
 	ll = str_at(init, "landlock", "status");
 	sc = str_at(init, "seccomp", NULL);
-	*enforced = init && ll && sc && strcmp(ll, "enforced") == 0 &&
+	/* Landlock "not_requested": the policy lists no filesystem paths. */
+	*enforced = init && ll && sc &&
+		    (strcmp(ll, "enforced") == 0 || strcmp(ll, "not_requested") == 0) &&
 		    strcmp(sc, "enforced") == 0 && e->proxy_ok;
 	cJSON_AddStringToObject(o, "by", "forkcell");
 	cJSON_AddItemToObject(o, "init", init ? init : cJSON_CreateNull());

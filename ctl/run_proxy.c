@@ -82,6 +82,19 @@ static void child_exec(const struct run_enforce *e, char *const *argv, int ready
 {
 	char *const envp[] = { (char *)"PATH=" RUN_DEFAULT_PATH_VALUE, NULL };
 	int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	sigset_t none;
+
+	/*
+	 * The runtimes block SIGINT/SIGTERM/SIGHUP to forward them; a blocked
+	 * mask and ignored signals survive exec, and the proxy is stopped
+	 * with SIGTERM.
+	 */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
 
 	/*
 	 * No PR_SET_PDEATHSIG: the runtime calls the gate from a helper

@@ -69,8 +69,10 @@ struct runtime_req {
 	char *const *init_args;       /* init options before "--", NULL-terminated; may be NULL */
 	const char *gate_dir;         /* host dir with the FIFOs gate and status; NULL: no gate */
 	const struct runtime_gate *gate; /* NULL: no callback (the gate is still released) */
-	/* Bound read-only at /etc/ssl/certs/ca-certificates.crt and
-	 * /run/forkcell/ca-bundle.pem; NULL: none. Needs init_path. */
+	/* Bound read-only at /etc/ssl/certs/ca-certificates.crt (local: when
+	 * the host has that file to bind over) and /run/forkcell/ca-bundle.pem
+	 * (already there when it is gate_dir's own ca-bundle.pem); NULL: none.
+	 * Needs init_path. */
 	const char *ca_bundle;
 	/* true: a private network namespace with loopback only, where the proxy
 	 * listens on 127.0.0.1:3128 (local: bwrap --unshare-net, as always;

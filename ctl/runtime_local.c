@@ -167,7 +167,9 @@ static int init_binds(const struct runtime_req *req, struct argv_buf *a)
 		rc = av_ro_bind(a, req->gate_dir, SANDBOX_GATE_DIR);
 	if (rc < 0 || !req->ca_bundle)
 		return rc;
-	rc = av_ro_bind(a, req->ca_bundle, SANDBOX_SYSTEM_CA);
+	/* bwrap can bind over the host's bundle, not create one in the read-only /etc. */
+	if (access(SANDBOX_SYSTEM_CA, F_OK) == 0)
+		rc = av_ro_bind(a, req->ca_bundle, SANDBOX_SYSTEM_CA);
 	if (rc == 0 && sandbox_ca_needs_bind(req))
 		rc = av_ro_bind(a, req->ca_bundle, SANDBOX_CA_BUNDLE);
 	return rc;

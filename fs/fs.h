@@ -106,6 +106,14 @@ struct fs_ctx {
 	pthread_mutex_t dirty_lock;
 	struct fs_inode *dirty_head;
 
+	/* The overlay flusher (fs_attr.c): writes the overlays of closed
+	 * files in one txn every FS_FLUSH_MS. flush_lock guards the rest. */
+	pthread_t flush_thread;
+	bool flush_started;
+	pthread_mutex_t flush_lock;
+	pthread_cond_t flush_cond;
+	bool flush_stop;
+
 	int lock_fd;              /* writer lock, -1 if none */
 	int ctl_fd;               /* listening control socket, -1 if none */
 	int ctl_wake[2];          /* pipe that stops the control thread */
@@ -197,6 +205,13 @@ void fs_dirty_write(struct fs_ctx *ctx, struct fs_inode *ent, int fd, uint64_t e
 int fs_dirty_flush_one(struct fs_ctx *ctx, struct fs_inode *ent);
 /* Write every dirty overlay in one txn (checkpoint, sync, unmount). */
 int fs_dirty_flush_all(struct fs_ctx *ctx);
+/*
+ * Start / stop the thread that writes all dirty overlays every FS_FLUSH_MS
+ * (so closing a written file costs no txn of its own). Stop before the
+ * final fs_dirty_flush_all of unmount. 0 or -errno.
+ */
+int fs_flusher_start(struct fs_ctx *ctx);
+void fs_flusher_stop(struct fs_ctx *ctx);
 
 /* ---- copy-up and the shared blob fd (fs_copyup.c) ---- */
 

@@ -2,8 +2,12 @@
  * fs_attr: attributes as the kernel sees them, and the write overlay.
  *
  * Writes never open an LMDB write txn: the new size and mtime of a file
- * live in its in-memory entry ("dirty") until flush, release, fsync,
- * setattr, checkpoint, sync or unmount writes them in one txn. getattr and
+ * live in its in-memory entry ("dirty") until fsync, setattr, checkpoint,
+ * sync, unmount or the flusher thread writes them. Closing a file writes
+ * nothing: the flusher batches the overlays of all files written in the
+ * last FS_FLUSH_MS into one txn, where a txn per close cost as much as the
+ * close's round trip. Nothing is lost by waiting: a hot blob's file size
+ * is its logical size, and crash recovery takes sizes from the files. getattr and
  * lookup show the overlay on top of the record. The size after a write is
  * taken from the blob file itself (the blob file's size always equals the
  * logical size of a hot blob), so crash recovery can do the same.
@@ -14,8 +18,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fc_log.h"
+
+#define FS_FLUSH_MS 500
 
 static bool fs_ts_after(struct fc_ts a, struct fc_ts b)
 {
@@ -257,7 +264,8 @@ static int fs_dirty_snapshot(struct fs_ctx *ctx, struct fs_inode ***out, size_t 
 	return 0;
 }
 
-int fs_dirty_flush_all(struct fs_ctx *ctx)
+/* fs_dirty_flush_all, logging a failure at level. */
+static int fs_dirty_flush_all_log(struct fs_ctx *ctx, int level)
 {
 	struct fs_inode **arr = NULL;
 	uint64_t *seqs = NULL;
@@ -284,9 +292,90 @@ int fs_dirty_flush_all(struct fs_ctx *ctx)
 		fs_inode_unref(ctx, arr[i]);
 	}
 	if (rc < 0)
-		fc_log(FC_LOG_ERR, "cannot write file sizes to the store: %s", fc_strerror(rc));
+		fc_log(level, "cannot write file sizes to the store: %s", fc_strerror(rc));
 	free(took);
 	free(seqs);
 	free(arr);
 	return rc;
+}
+
+int fs_dirty_flush_all(struct fs_ctx *ctx)
+{
+	return fs_dirty_flush_all_log(ctx, FC_LOG_ERR);
+}
+
+/* Whether any overlay waits to be written. */
+static bool fs_dirty_any(struct fs_ctx *ctx)
+{
+	bool any;
+
+	pthread_mutex_lock(&ctx->dirty_lock);
+	any = ctx->dirty_head != NULL;
+	pthread_mutex_unlock(&ctx->dirty_lock);
+	return any;
+}
+
+static void *fs_flusher_main(void *arg)
+{
+	struct fs_ctx *ctx = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&ctx->flush_lock);
+	while (!ctx->flush_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += FS_FLUSH_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&ctx->flush_cond, &ctx->flush_lock, &ts);
+		if (ctx->flush_stop)
+			break;
+		pthread_mutex_unlock(&ctx->flush_lock);
+		if (fs_dirty_any(ctx)) {
+			/* Like a request: the view must not switch under the txn.
+			 * A failure (a full disk) is retried on the next turn. */
+			pthread_rwlock_rdlock(&ctx->view_lock);
+			fs_dirty_flush_all_log(ctx, FC_LOG_WARN);
+			pthread_rwlock_unlock(&ctx->view_lock);
+		}
+		pthread_mutex_lock(&ctx->flush_lock);
+	}
+	pthread_mutex_unlock(&ctx->flush_lock);
+	return NULL;
+}
+
+int fs_flusher_start(struct fs_ctx *ctx)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	if (ctx->ro)
+		return 0;
+	pthread_mutex_init(&ctx->flush_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ctx->flush_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	ctx->flush_stop = false;
+	rc = pthread_create(&ctx->flush_thread, NULL, fs_flusher_main, ctx);
+	if (rc != 0) {
+		pthread_cond_destroy(&ctx->flush_cond);
+		pthread_mutex_destroy(&ctx->flush_lock);
+		return -rc;
+	}
+	ctx->flush_started = true;
+	return 0;
+}
+
+void fs_flusher_stop(struct fs_ctx *ctx)
+{
+	if (!ctx->flush_started)
+		return;
+	pthread_mutex_lock(&ctx->flush_lock);
+	ctx->flush_stop = true;
+	pthread_cond_signal(&ctx->flush_cond);
+	pthread_mutex_unlock(&ctx->flush_lock);
+	pthread_join(ctx->flush_thread, NULL);
+	pthread_cond_destroy(&ctx->flush_cond);
+	pthread_mutex_destroy(&ctx->flush_lock);
+	ctx->flush_started = false;
 }

@@ -5,7 +5,9 @@
  * All handles of an inode share the inode's blob fd (fs_copyup.c), so no
  * per-handle state exists (fi->fh is 0). Reads splice straight from the
  * blob fd; writes go to the blob fd and only touch the in-memory overlay
- * (fs_attr.c); flush (close), release and fsync write the overlay to LMDB.
+ * (fs_attr.c), which fsync writes to LMDB at once and the flusher thread
+ * soon after a close. Files are opened with noflush: close(2) waits for no
+ * FLUSH round trip (the handler stays for kernels that ignore the flag).
  * The kernel computes O_APPEND offsets, clears setuid/setgid bits on
  * write (it sends a setattr) and does all file locking locally (we
  * implement no lock handlers). Without the (opt-in) writeback cache every
@@ -127,15 +129,9 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *ctx = fs_req_begin(req);
 	struct fs_inode *ent = fs_inode_find(ctx, fs_ino(ctx, ino));
-	int rc;
 
+	/* The overlay (if any) stays for the flusher thread (fs_attr.c). */
 	if (ent && fs_inode_open_dec(ctx, ent) == 0) {
-		if (!ctx->ro) {
-			rc = fs_dirty_flush_one(ctx, ent);
-			if (rc < 0)
-				fc_log(FC_LOG_WARN, "cannot record the size of inode %llu: %s",
-				       (unsigned long long)ent->ino, fc_strerror(rc));
-		}
 		fs_io_drop(ent);
 		fs_inode_reap_check(ctx, ent->ino);
 	}

@@ -112,6 +112,9 @@ struct proxy_conn {
 	size_t nexes;
 	enum proxy_conn_mode mode;
 	bool closing;              /* an answer is being flushed, then close */
+	int close_stage;           /* TLS close: 0 flushing, 1 close_notify sent, 2 draining */
+	int close_ticks;
+	struct event *close_timer; /* TLS close polling, NULL until needed */
 	bool cli_tls;              /* cli is a TLS filter (terminated) */
 
 	/* the current target and its connection decision */

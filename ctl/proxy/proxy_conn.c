@@ -34,6 +34,8 @@
 #define CLI_IDLE_SEC 120
 #define CLOSE_DRAIN_SEC 2
 #define TUN_HALF_CLOSED_SEC 300
+#define CLOSE_TICK_USEC (10 * 1000)
+#define CLOSE_TICK_MAX 500 /* 5 s for a TLS answer to leave */
 
 static void cli_event(struct bufferevent *bev, short what, void *arg);
 static void cli_read(struct bufferevent *bev, void *arg);
@@ -80,6 +82,8 @@ void proxy_conn_free(struct proxy_conn *c)
 	unlink_conn(c);
 	proxy_conn_drop_up(c);
 	proxy_conn_clear_exchange(c);
+	if (c->close_timer)
+		event_free(c->close_timer);
 	if (c->cli)
 		bufferevent_free(c->cli);
 	fc_egress_conn_clear(&c->ec);
@@ -98,28 +102,79 @@ static void drain_read(struct bufferevent *bev, void *arg)
 
 static void closing_event(struct bufferevent *bev, short what, void *arg)
 {
-	proxy_conn_free(arg);
+	struct proxy_conn *c = arg;
+
+	/* A TLS client is freed by tls_close_tick until its bytes are out. */
+	if (c->cli_tls && c->close_stage < 2)
+		return;
+	proxy_conn_free(c);
+}
+
+/* Half-close the client's socket and drain what it still sends. */
+static void shut_and_drain(struct proxy_conn *c, int fd)
+{
+	struct timeval tv = { CLOSE_DRAIN_SEC, 0 };
+
+	shutdown(fd, SHUT_WR);
+	bufferevent_set_timeouts(c->cli, &tv, &tv);
+	bufferevent_enable(c->cli, EV_READ);
+}
+
+/*
+ * Closing a TLS client: the filter's output is empty once SSL has the
+ * bytes, but they still sit in the socket's bufferevent below, which the
+ * filter owns. Poll it: when empty, queue close_notify; when that is out
+ * too, half-close and drain. Freeing earlier would drop the answer.
+ */
+static void tls_close_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_conn *c = arg;
+	struct bufferevent *under = bufferevent_get_underlying(c->cli);
+	struct timeval tick = { 0, CLOSE_TICK_USEC };
+
+	if (under && evbuffer_get_length(bufferevent_get_output(under)) > 0) {
+		if (++c->close_ticks > CLOSE_TICK_MAX) {
+			proxy_conn_free(c);
+			return;
+		}
+		evtimer_add(c->close_timer, &tick);
+		return;
+	}
+	if (c->close_stage == 0) {
+		SSL *ssl = bufferevent_openssl_get_ssl(c->cli);
+
+		c->close_stage = 1;
+		if (ssl && SSL_shutdown(ssl) >= 0 && under) {
+			evtimer_add(c->close_timer, &tick);
+			return;
+		}
+	}
+	c->close_stage = 2;
+	if (!under) {
+		proxy_conn_free(c);
+		return;
+	}
+	shut_and_drain(c, bufferevent_getfd(under));
 }
 
 static void cli_flushed(struct bufferevent *bev, void *arg)
 {
 	struct proxy_conn *c = arg;
-	struct timeval tv = { CLOSE_DRAIN_SEC, 0 };
 
 	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
 		return;
 	bufferevent_setcb(bev, drain_read, NULL, closing_event, c);
-	if (c->cli_tls) {
-		SSL *ssl = bufferevent_openssl_get_ssl(bev);
-
-		/* close_notify; the filter hands it to the socket below. */
-		if (ssl)
-			SSL_shutdown(ssl);
-	} else {
-		shutdown(bufferevent_getfd(bev), SHUT_WR);
+	if (!c->cli_tls) {
+		shut_and_drain(c, bufferevent_getfd(bev));
+		return;
 	}
-	bufferevent_set_timeouts(bev, &tv, &tv);
+	c->close_timer = evtimer_new(c->px->base, tls_close_tick, c);
+	if (!c->close_timer) {
+		proxy_conn_free(c);
+		return;
+	}
 	bufferevent_enable(bev, EV_READ);
+	tls_close_tick(-1, EV_TIMEOUT, c);
 }
 
 void proxy_conn_close_after_flush(struct proxy_conn *c)

@@ -21,6 +21,7 @@
 #include "../../ctl/curl_lazy.c"
 #include "../../ctl/run_proc.c"
 #include "../../ctl/runtime_docker.c"
+#include "../../ctl/runtime_docker_spec.c"
 #include "../../ctl/runtime_local.c"
 #include "../../ctl/sandbox_gate.c"
 

@@ -166,7 +166,7 @@ test_expect_success 'run --policy binds the canonical SHA-256 and revision' '
 	test_cmp_str "$(sed -n "2s/^revision: //p" "$TEST_TMP/p3")" \
 		"$(json_get "$TEST_TMP/r1.json" "r[\"policy\"][\"revision\"]")" &&
 	test_cmp_str canonical_json "$(json_get "$TEST_TMP/r1.json" "r[\"policy\"][\"hash_of\"]")" &&
-	test_cmp_str False "$(json_get "$TEST_TMP/r1.json" "r[\"policy\"][\"enforced\"]")" &&
+	test_cmp_str True "$(json_get "$TEST_TMP/r1.json" "r[\"policy\"][\"enforced\"]")" &&
 	test_cmp_str "$(sha256sum <"$DATA/0003-valid-block.yaml" | cut -d" " -f1)" \
 		"$(json_get "$TEST_TMP/r1.json" "r[\"policy\"][\"file_sha256\"]")"
 '

@@ -85,13 +85,14 @@ test_expect_success 'without Landlock the same write works (the denial was Landl
 '
 
 test_expect_success 'Landlock: a --ro path is readable but not writable, even by root' '
-	fc_t 30 "$INIT" $SYS_RO --ro "$TEST_TMP/ll/ro" -- cat "$TEST_TMP/ll/ro/f" >ro.txt &&
-	test_cmp_str secret "$(cat ro.txt)" &&
+	fc_t 30 "$INIT" $SYS_RO --ro "$TEST_TMP/ll/ro" -- cat "$TEST_TMP/ll/ro/f" >ro.txt
+	test_cmp_str secret "$(cat ro.txt)"
 	fc_t 30 "$INIT" $SYS_RO --ro "$TEST_TMP/ll/ro" -- \
-		python3 -c "$ERRNO_OF_WRITE" "$TEST_TMP/ll/ro/f" >rw.txt &&
-	test_cmp_str 13 "$(cat rw.txt)" &&
-	rc=0 && fc_t 30 "$INIT" $SYS_RO --ro "$TEST_TMP/ll/ro" -- rm -f "$TEST_TMP/ll/ro/f" || rc=$? &&
-	test "$rc" -ne 0 &&
+		python3 -c "$ERRNO_OF_WRITE" "$TEST_TMP/ll/ro/f" >rw.txt
+	test_cmp_str 13 "$(cat rw.txt)"
+	rc=0
+	fc_t 30 "$INIT" $SYS_RO --ro "$TEST_TMP/ll/ro" -- rm -f "$TEST_TMP/ll/ro/f" || rc=$?
+	test "$rc" -ne 0
 	test_cmp_str secret "$(cat ll/ro/f)"
 '
 
@@ -142,9 +143,35 @@ try:
     print(\"memfd ok\")
 except OSError as e:
     print(\"memfd\", e.errno)
-" "$victim" >trace.txt &&
-	test_cmp_str "-1 1" "$(sed -n 1p trace.txt)" &&
+" "$victim" >trace.txt
+	test_cmp_str "-1 1" "$(sed -n 1p trace.txt)"
 	test_cmp_str "memfd 1" "$(sed -n 2p trace.txt)"
+'
+
+# What each probe got: 0 or the errno.
+SYSCALL_PROBES='import ctypes, errno, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def res(r):
+    return 0 if r >= 0 else ctypes.get_errno()
+def sock(proto):
+    try:
+        socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, proto).close()
+        return 0
+    except OSError as e:
+        return e.errno
+# clone3(NULL, 0): ENOSYS from the filter (EFAULT/EINVAL from the kernel).
+print("clone3", res(libc.syscall(435, None, 0)))
+print("netlink_route", sock(0))
+print("netlink_audit", sock(9))
+print("keyctl", res(libc.syscall(250, 0, 0, 0, 0, 0)))'
+
+test_expect_success 'seccomp: clone3 is ENOSYS, netlink only for routing, keyrings EPERM' '
+	fc_t 30 "$INIT" -- python3 -c "$SYSCALL_PROBES" >sc.txt
+	printf "clone3 38\nnetlink_route 0\nnetlink_audit 1\nkeyctl 1\n" >sc.expect
+	test_cmp sc.expect sc.txt
+	fc_t 30 "$INIT" --no-seccomp -- python3 -c "$SYSCALL_PROBES" >nosc.txt
+	test_grep "^netlink_audit 0$" nosc.txt
+	test_grep -v "^clone3 38$" nosc.txt
 '
 
 test_expect_success 'uid and gid applied, no groups, no capabilities, no_new_privs' '
@@ -207,21 +234,30 @@ test_expect_success 'the status line says what was enforced' '
 	test_cmp_str 1000 "$(json_get st.status "r[\"gid\"]")" &&
 	test_cmp_str True "$(json_get st.status "r[\"no_new_privs\"]")" &&
 	test_cmp_str dropped "$(json_get st.status "r[\"caps\"]")" &&
+	test_cmp_str "$([ "$abi" -ge 6 ] && echo True || echo False)" \
+		"$(json_get st.status "r[\"landlock\"][\"scoped\"]")" &&
 	gated st2 --no-seccomp -- true &&
 	test_cmp_str disabled "$(json_get st2.status "r[\"seccomp\"]")" &&
 	test_cmp_str not_requested "$(json_get st2.status "r[\"landlock\"][\"status\"]")"
 '
 
 test_expect_success 'exit codes: 127 not found, 126 not executable or denied by Landlock' '
-	rc=0 && "$INIT" -- /nonexistent/cmd 2>e1 || rc=$? &&
-	test_cmp_int 127 "$rc" &&
-	test_grep "forkcell-init: cannot execute" e1 &&
-	rc=0 && "$INIT" -- /etc/hostname 2>e2 || rc=$? &&
-	test_cmp_int 126 "$rc" &&
-	rc=0 && "$INIT" --ro /etc -- /usr/bin/true 2>e3 || rc=$? &&
-	test_cmp_int 126 "$rc" &&
-	rc=0 && "$INIT" --uid nobody -- true 2>e4 || rc=$? &&
+	printf "data\n" >noexec && chmod 0644 noexec
+	rc=0
+	"$INIT" -- /nonexistent/cmd 2>e1 || rc=$?
+	test_cmp_int 127 "$rc"
+	test_grep "forkcell-init: cannot execute" e1
+	rc=0
+	"$INIT" -- "$TEST_TMP/noexec" 2>e2 || rc=$?
+	test_cmp_int 126 "$rc"
+	rc=0
+	"$INIT" --ro /etc -- /usr/bin/true 2>e3 || rc=$?
+	test_cmp_int 126 "$rc"
+	test_grep "Permission denied" e3
+	rc=0
+	"$INIT" --uid nobody -- true 2>e4 || rc=$?
 	test_cmp_int 125 "$rc"
+	test_grep "forkcell-init: --uid wants a number" e4
 '
 
 # ---- the runtimes ------------------------------------------------------------
@@ -241,10 +277,14 @@ c, _ = s.accept()
 c.sendall(b"hello\n")
 c.close()
 EOF
-READY_CMD='ready=$(mktemp -u "$TEST_TMP/listen.XXXXXX") &&
-readlink /proc/$SANDBOX_PID/ns/net >"$TEST_TMP/ready.$RT.netns" &&
-nsenter --net=/proc/$SANDBOX_PID/ns/net python3 "$TEST_TMP/listen.py" "$ready" </dev/null >/dev/null 2>"$TEST_TMP/listen.$RT.err" &
-for i in $(seq 300); do [ -e "$ready" ] && exit 0; sleep 0.1; done; echo "no listener" >&2; exit 1'
+READY_CMD='set -e
+ready=$TEST_TMP/listen.$RT
+readlink /proc/$SANDBOX_PID/ns/net >"$TEST_TMP/ready.$RT.netns"
+nsenter --net=/proc/$SANDBOX_PID/ns/net python3 "$TEST_TMP/listen.py" "$ready" </dev/null \
+	>/dev/null 2>"$TEST_TMP/listen.$RT.err" &
+for i in $(seq 300); do [ -e "$ready" ] && exit 0; sleep 0.1; done
+echo "no listener" >&2
+exit 1'
 
 mkdir -p "$TEST_TMP/ws" "$TEST_TMP/gd"
 chmod 0777 "$TEST_TMP/ws"
@@ -307,10 +347,10 @@ runtime_tests local 'busybox nc 127.0.0.1 3128 </dev/null'
 
 test_expect_success 'local: without init_path the runtime is unchanged (no status, no init)' '
 	fc_t 60 "$DRIVE" --runtime local --result res0 --cell t1500 --mount "$TEST_TMP/ws" \
-		--run-id t1500-plain -- sh -c "test ! -e /run/forkcell-init && grep CapBnd /proc/self/status" >plain.out &&
+		--run-id t1500-plain -- sh -c "test ! -e /run/forkcell-init && grep CapEff /proc/self/status" >plain.out &&
 	test_cmp_str 0 "$(res_get res0 status)" &&
 	test_cmp_str "" "$(res_get res0 init_status)" &&
-	test_grep "CapBnd:[[:space:]]*0000000000000000" plain.out
+	test_grep "CapEff:[[:space:]]*0000000000000000" plain.out
 '
 
 if ! fc_t 30 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then

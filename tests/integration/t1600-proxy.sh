@@ -103,16 +103,51 @@ stop_proxy() {
 }
 
 cat >"$T/srv.py" <<'EOF'
-import http.server, ssl, sys, threading
+import hashlib, http.server, ssl, sys, threading
 
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a):
         pass
-    def answer(self, body=True):
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            got = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b""):
+                        pass
+                    return got
+                got += self.rfile.read(size)
+                self.rfile.readline()
         n = int(self.headers.get("Content-Length") or 0)
-        got = self.rfile.read(n) if n else b""
-        data = ("%s %s %d\n" % (self.command, self.path, len(got))).encode()
+        return self.rfile.read(n) if n else b""
+    def big(self):
+        kind, n = self.path.split("/")[1:3]
+        n = int(n)
+        block = bytes(range(256)) * 256
+        self.send_response(200)
+        if kind == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(n))
+        self.end_headers()
+        left = n
+        while left:
+            part = block[:min(left, len(block))]
+            if kind == "chunked":
+                self.wfile.write(b"%x\r\n" % len(part) + part + b"\r\n")
+            else:
+                self.wfile.write(part)
+            left -= len(part)
+        if kind == "chunked":
+            self.wfile.write(b"0\r\n\r\n")
+    def answer(self, body=True):
+        if self.command == "GET" and self.path.split("/")[1] in ("big", "chunked"):
+            return self.big()
+        got = self.read_body()
+        digest = hashlib.sha256(got).hexdigest()[:16]
+        data = ("%s %s %d %s\n" % (self.command, self.path, len(got), digest)).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(data)))
@@ -265,6 +300,30 @@ test_expect_success 'keep-alive: several requests on one TLS-terminated connecti
 		https://secure.test:8443/admin/three https://secure.test:8443/four >"$T/b10" || true &&
 	grep -q "^GET /one 0" "$T/b10" && grep -q "^GET /two 0" "$T/b10" &&
 	grep -q policy_denied "$T/b10" && grep -q "^GET /four 0" "$T/b10"
+'
+
+test_expect_success 'large bodies both ways, chunked too, with backpressure' '
+	python3 -c "import sys; sys.stdout.buffer.write(bytes(range(256)) * 256 * 80)" >"$T/up.bin"
+	want=$(sha256sum <"$T/up.bin" | cut -c1-16)
+	python3 -c "import sys; sys.stdout.buffer.write((bytes(range(256)) * 256) * 320)" >"$T/down.ref"
+	cat "$T/proxy-ca.crt" "$T/test-ca.crt" >"$T/both-ca.pem"
+	for u in https://secure.test:8443/big/20971520 https://secure.test:8443/chunked/20971520 \
+		https://tunnel.test:8443/big/20971520; do
+		in_sbx curl -sS --max-time 60 -x http://127.0.0.1:3128 --cacert "$T/both-ca.pem" \
+			"$u" -o "$T/down.bin"
+		cmp "$T/down.bin" "$T/down.ref"
+	done
+	in_sbx curl -sS --max-time 60 -x http://127.0.0.1:3128 --cacert "$T/proxy-ca.crt" \
+		-T "$T/up.bin" https://secure.test:8443/upload >"$T/up.out"
+	grep -q "^PUT /upload 5242880 $want" "$T/up.out"
+	in_sbx curl -sS --max-time 60 -x http://127.0.0.1:3128 --cacert "$T/proxy-ca.crt" \
+		-H "Transfer-Encoding: chunked" -T - https://secure.test:8443/chunked-up \
+		<"$T/up.bin" >"$T/up2.out"
+	grep -q "^PUT /chunked-up 5242880 $want" "$T/up2.out"
+	in_sbx curl -sS --max-time 60 -x http://127.0.0.1:3128 --cacert "$T/proxy-ca.crt" \
+		https://secure.test:8443/chunked/100000 https://secure.test:8443/after -o /dev/null \
+		-o "$T/after.out"
+	grep -q "^GET /after 0" "$T/after.out"
 '
 
 test_expect_success 'deny rules beat allow rules' '

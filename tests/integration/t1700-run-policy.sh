@@ -239,6 +239,15 @@ test_expect_success 'a policy change between runs is in the receipt, and python3
 	test_cmp_str False "$(json_get "$TEST_TMP/r13.json" "r[\"policy_change\"]")"
 '
 
+test_expect_success 'a policy with only network rules asks for no Landlock; commands still run' '
+	printf "version: 1\nnetwork_policies: {}\n" >"$TEST_TMP/netonly.yaml" &&
+	ctl run c1 --policy "$TEST_TMP/netonly.yaml" -- sh -c "echo ran >/tmp/x && cat /tmp/x" >"$TEST_TMP/out" &&
+	test_cmp_str ran "$(cat "$TEST_TMP/out")" &&
+	latest_receipt "$TEST_TMP/r14.json" &&
+	test_cmp_str not_requested "$(json_get "$TEST_TMP/r14.json" "r[\"policy\"][\"enforcement\"][\"init\"][\"landlock\"][\"status\"]")" &&
+	test_cmp_str True "$(json_get "$TEST_TMP/r14.json" "r[\"policy\"][\"enforced\"]")"
+'
+
 test_expect_success 'no proxy, FIFO or run directory is left behind' '
 	! pgrep -f "forkcell-proxy .*$STORE/" &&
 	test_cmp_str "" "$(ls "$STORE/run" | grep "^r-" || true)" &&
