@@ -82,6 +82,40 @@ static void md_changes(FILE *f, const cJSON *ch)
 		fprintf(f, "- none\n");
 }
 
+/* Who enforced the policy, the event counts, and each denial or audit. */
+static void md_policy(FILE *f, const cJSON *r)
+{
+	const cJSON *pol = cJSON_GetObjectItemCaseSensitive(r, "policy");
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(r, "events"), *e;
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(r, "policy_events");
+
+	if (!cJSON_IsObject(pol))
+		return;
+	fprintf(f, "\n## Policy\n\n");
+	fprintf(f, "- Revision: `%s`, enforced: %s (by %s)\n", str_at(pol, "revision", NULL),
+		cJSON_IsTrue(cJSON_GetObjectItem(pol, "enforced")) ? "yes" : "no",
+		str_at(pol, "enforcement", "by"));
+	if (cJSON_IsObject(ev))
+		fprintf(f, "- Events: %d (sha256 `%s`); connections %d allowed, %d denied, "
+			   "%d audited; requests %d allowed, %d denied, %d audited\n",
+			(int)num_at(ev, "lines", NULL), str_at(ev, "sha256", NULL),
+			(int)num_at(cJSON_GetObjectItem(ev, "counts"), "network", "allowed"),
+			(int)num_at(cJSON_GetObjectItem(ev, "counts"), "network", "denied"),
+			(int)num_at(cJSON_GetObjectItem(ev, "counts"), "network", "audited"),
+			(int)num_at(cJSON_GetObjectItem(ev, "counts"), "http", "allowed"),
+			(int)num_at(cJSON_GetObjectItem(ev, "counts"), "http", "denied"),
+			(int)num_at(cJSON_GetObjectItem(ev, "counts"), "http", "audited"));
+	cJSON_ArrayForEach(e, list)
+	{
+		const char *method = str_get(e, "method", NULL);
+
+		fprintf(f, "- %s `%s`%s%s%s%s by `%s` (rule `%s`): %s\n", str_at(e, "decision", NULL),
+			str_at(e, "dst", NULL), method ? " " : "", method ? method : "",
+			method ? " " : "", method ? str_at(e, "path", NULL) : "",
+			str_at(e, "binary", NULL), str_at(e, "rule", NULL), str_at(e, "reason", NULL));
+	}
+}
+
 static void md_receipt(FILE *f, const cJSON *r)
 {
 	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(r, "changes");
@@ -113,6 +147,7 @@ static void md_receipt(FILE *f, const cJSON *r)
 		str_at(r, "stderr", "sha256"));
 	fprintf(f, "- Decision: `%s` (%s)\n", str_at(r, "decision", "result"),
 		str_at(r, "decision", "reason"));
+	md_policy(f, r);
 	md_changes(f, ch);
 }
 
