@@ -170,4 +170,5 @@ clean:
 	rm -rf build
 
 -include $(COMMON_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(CTL_OBJ:.o=.d) $(UNIT_BIN:.t=.d) \
-	$(PROXY_OBJ:.o=.d) $(INIT_SRC:ctl/init/%.c=$(BUILD)/init/%.d)
+	$(PROXY_OBJ:.o=.d) $(INIT_SRC:ctl/init/%.c=$(BUILD)/init/%.d) \
+	$(HELPER_BIN:=.d)

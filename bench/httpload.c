@@ -59,7 +59,8 @@ static int serve(const char *ip, const char *port)
 {
 	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
 				   "Content-Length: 64\r\n\r\n"
-				   "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n";
+				   "0123456789abcdef0123456789abcdef"
+				   "0123456789abcdef0123456789abcde\n";
 	struct sockaddr_in sa;
 	struct epoll_event ev, evs[256];
 	int lfd, ep, one = 1;
@@ -87,9 +88,9 @@ static int serve(const char *ip, const char *port)
 			ssize_t r;
 
 			if (fd == lfd) {
-				int c;
+				int c, fl = SOCK_NONBLOCK | SOCK_CLOEXEC;
 
-				while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+				while ((c = accept4(lfd, NULL, NULL, fl)) >= 0) {
 					setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 					ev.events = EPOLLIN;
 					ev.data.fd = c;
@@ -248,7 +249,8 @@ static int get(struct load *L, int conns)
 		int n = epoll_wait(L->ep, evs, 256, 30000);
 
 		if (n <= 0) {
-			fprintf(stderr, "httpload: stalled with %ld of %ld done\n", L->done, L->total);
+			fprintf(stderr, "httpload: stalled with %ld of %ld done\n", L->done,
+				L->total);
 			break;
 		}
 		for (i = 0; i < n; i++)
@@ -316,6 +318,7 @@ int main(int argc, char **argv)
 	return get(&L, conns);
 usage:
 	fprintf(stderr, "usage: httpload serve ADDR PORT\n"
-			"       httpload get [-x PROXY:PORT] [-c CONNS] [-n N] [-C] ADDR PORT PATH\n");
+			"       httpload get [-x PROXY:PORT] [-c CONNS] [-n N] [-C] "
+			"ADDR PORT PATH\n");
 	return 2;
 }

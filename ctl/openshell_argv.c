@@ -6,6 +6,7 @@
 #include "openshell_argv.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,13 @@ int osh_argv_delete(struct osh_argv *a, const char *bin, const char *name)
 	return add_all(a, v);
 }
 
+int osh_argv_policy_get(struct osh_argv *a, const char *bin, const char *name)
+{
+	const char *const v[] = { bin, "policy", "get", name, "-o", "json", NULL };
+
+	return add_all(a, v);
+}
+
 static int copy_str(const cJSON *j, const char *key, char *out, size_t cap, bool required)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
@@ -361,6 +369,116 @@ int osh_parse_sandbox(const char *buf, size_t len, struct osh_sandbox *out, stru
 		return fc_diag_set(d, rc, "openshell sandbox get: id, name or phase missing");
 	*out = sb;
 	return 0;
+}
+
+static bool is_hex(const char *s, size_t min, size_t max)
+{
+	size_t n = strspn(s, "0123456789abcdefABCDEF");
+
+	return s[n] == '\0' && n >= min && n <= max;
+}
+
+static bool is_policy_status(const char *s)
+{
+	static const char *const words[] = { "pending", "loaded", "failed", "superseded", NULL };
+
+	for (size_t i = 0; words[i]; i++)
+		if (strcmp(s, words[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The fields of one revision; what is wrong with it, or NULL. */
+static const char *policy_fields(const cJSON *j, struct osh_policy *p)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "version");
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "hash");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
+	const cJSON *le = cJSON_GetObjectItemCaseSensitive(j, "load_error");
+	double dv;
+
+	if (!cJSON_IsNumber(v))
+		return "version is not a number";
+	dv = v->valuedouble;
+	/* In range first, so the cast below is defined. */
+	if (!(dv >= 0 && dv <= (double)UINT32_MAX) || dv != (double)(long long)dv)
+		return "version is not an integer in 0..4294967295";
+	p->version = (long long)dv;
+	if (!cJSON_IsString(h) || !is_hex(h->valuestring, OSH_POLICY_HASH_MIN, OSH_POLICY_HASH_MAX))
+		return "hash is not a string of hex digits";
+	strcpy(p->hash, h->valuestring);
+	if (!cJSON_IsString(st) || !is_policy_status(st->valuestring))
+		return "status is not one of pending, loaded, failed, superseded";
+	strcpy(p->status, st->valuestring);
+	if (le && !cJSON_IsNull(le) && !cJSON_IsString(le))
+		return "load_error is neither a string nor null";
+	if (cJSON_IsString(le))
+		snprintf(p->load_error, sizeof(p->load_error), "%s", le->valuestring);
+	return NULL;
+}
+
+int osh_parse_policy(const char *buf, size_t len, struct osh_policy *out, struct fc_diag *d)
+{
+	struct osh_policy p = { .version = -1 };
+	cJSON *j = cJSON_ParseWithLength(buf, len);
+	const char *why = cJSON_IsObject(j) ? policy_fields(j, &p) : "output is not a JSON object";
+
+	cJSON_Delete(j);
+	if (why)
+		return fc_diag_set(d, FC_EPROTO, "openshell policy get: %s", why);
+	*out = p;
+	return 0;
+}
+
+/* Add one read as KEY (and KEY_error when it failed or is missing). */
+static bool add_read(cJSON *root, const char *key, const struct osh_policy_read *r,
+		     const char *missing)
+{
+	char ekey[32];
+	cJSON *o;
+
+	snprintf(ekey, sizeof(ekey), "%s_error", key);
+	if (!r || !r->ok) {
+		/* Cut long messages so the whole evidence fits its field. */
+		char msg[201];
+
+		snprintf(msg, sizeof(msg), "%.200s", r ? r->error : missing);
+		return cJSON_AddNullToObject(root, key) && cJSON_AddStringToObject(root, ekey, msg);
+	}
+	o = cJSON_AddObjectToObject(root, key);
+	return o && cJSON_AddNumberToObject(o, "version", (double)r->rev.version) &&
+	       cJSON_AddStringToObject(o, "hash", r->rev.hash) &&
+	       cJSON_AddStringToObject(o, "status", r->rev.status);
+}
+
+int osh_policy_evidence(const struct osh_policy_read *before, const struct osh_policy_read *after,
+			char *out, size_t cap, bool *loaded)
+{
+	bool both = before->ok && after && after->ok;
+	bool changed = both && (before->rev.version != after->rev.version ||
+				strcmp(before->rev.hash, after->rev.hash) != 0);
+	cJSON *root = cJSON_CreateObject();
+	char *text = NULL;
+	int rc = -ENOMEM;
+
+	if (!root || !add_read(root, "before", before, NULL) ||
+	    !add_read(root, "after", after, "not read: the command did not run") ||
+	    !(both ? cJSON_AddBoolToObject(root, "changed_during_run", changed)
+		   : cJSON_AddNullToObject(root, "changed_during_run")))
+		goto out;
+	text = cJSON_PrintUnformatted(root);
+	if (!text)
+		goto out;
+	rc = strlen(text) < cap ? 0 : -ENOSPC;
+	if (rc == 0)
+		memcpy(out, text, strlen(text) + 1);
+	if (rc == 0 && loaded)
+		*loaded = both && !changed && strcmp(before->rev.status, "loaded") == 0 &&
+			  strcmp(after->rev.status, "loaded") == 0;
+out:
+	cJSON_free(text);
+	cJSON_Delete(root);
+	return rc;
 }
 
 int osh_parse_sentinel(const char *buf, size_t len, int *status)

@@ -117,6 +117,8 @@ int osh_argv_exec(struct osh_argv *a, const struct osh_exec *e);
 int osh_argv_cat(struct osh_argv *a, const char *bin, const char *name, const char *path,
 		 int timeout_s);
 int osh_argv_delete(struct osh_argv *a, const char *bin, const char *name);
+/* `policy get NAME -o json`: the sandbox's latest policy revision. */
+int osh_argv_policy_get(struct osh_argv *a, const char *bin, const char *name);
 
 /* The fields of `sandbox get -o json` the runtime uses. */
 struct osh_sandbox {
@@ -133,6 +135,48 @@ struct osh_sandbox {
  */
 int osh_parse_sandbox(const char *buf, size_t len, struct osh_sandbox *out,
 		      struct fc_diag *d);
+
+/* The hash of a policy revision: hex, OSH_POLICY_HASH_MIN..OSH_POLICY_HASH_MAX digits. */
+#define OSH_POLICY_HASH_MIN 8
+#define OSH_POLICY_HASH_MAX 128
+
+/* One policy revision as `policy get -o json` reports it. */
+struct osh_policy {
+	long long version;                   /* 0..UINT32_MAX */
+	char hash[OSH_POLICY_HASH_MAX + 1];  /* hex digits */
+	char status[16];                     /* pending, loaded, failed or superseded */
+	char load_error[256];                /* "" when absent or null (cut to fit) */
+};
+
+/*
+ * Parse `policy get NAME -o json` output (len bytes, need not be
+ * NUL-terminated), strictly: an object whose version is an integer in
+ * 0..UINT32_MAX, hash a string of hex digits, status one of pending,
+ * loaded, failed or superseded; load_error a string or null when present.
+ * Other fields are ignored. 0 or FC_EPROTO with d set.
+ */
+int osh_parse_policy(const char *buf, size_t len, struct osh_policy *out, struct fc_diag *d);
+
+/* One `policy get` of a run: the revision when ok, else why the read failed. */
+struct osh_policy_read {
+	bool ok;
+	struct osh_policy rev;
+	char error[256];
+};
+
+/*
+ * The run's policy evidence as compact JSON text: {"before":B,"after":A,
+ * "changed_during_run":C} where B and A are {"version":N,"hash":"..",
+ * "status":".."}. A read that failed is null, followed by "before_error"
+ * or "after_error" with its message; after == NULL (not read: the command
+ * did not run) is recorded the same way with after_error "not read: the
+ * command did not run". C is whether version or hash differ, null when
+ * either read failed. *loaded (may be NULL) is true only when both reads
+ * succeeded, both revisions are loaded and neither version nor hash
+ * changed. 0, -ENOMEM or -ENOSPC (the text does not fit cap).
+ */
+int osh_policy_evidence(const struct osh_policy_read *before, const struct osh_policy_read *after,
+			char *out, size_t cap, bool *loaded);
 
 /*
  * Parse the sentinel's content: 1 to 3 decimal digits, value 0..255, then

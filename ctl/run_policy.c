@@ -177,10 +177,15 @@ cJSON *run_policy_json(const struct run_opts *o, const struct run_state *s)
 	p = cJSON_Duplicate(s->policy, 1);
 	if (strcmp(o->runtime, "openshell") == 0) {
 		cJSON *e = cJSON_AddObjectToObject(p, "enforcement");
+		cJSON *ev = s->rt.policy_evidence[0] ? cJSON_Parse(s->rt.policy_evidence) : NULL;
 
 		cJSON_AddStringToObject(e, "by", "openshell");
 		cJSON_AddStringToObject(e, "how", "passed to `openshell sandbox create --policy`; "
-					"OpenShell's own revision is not read back");
+					"OpenShell's revision read back with `policy get` before "
+					"and after the command");
+		cJSON_AddItemToObject(e, "openshell", ev ? ev : cJSON_CreateNull());
+		/* Loaded before and after, same revision: OpenShell enforced it. */
+		enforced = s->rt.policy_loaded;
 	} else {
 		cJSON_AddItemToObject(p, "enforcement",
 				      run_enforce_json(&s->enforce, &s->rt, &enforced));

@@ -99,6 +99,16 @@ struct runtime_result {
 	/* The JSON line forkcell-init wrote to the status FIFO (without its
 	 * newline), "" when there was no gate. */
 	char init_status[RT_INIT_STATUS_MAX];
+	/*
+	 * openshell with a policy: OpenShell's policy revision, read with
+	 * `policy get` once the sandbox is Ready and again after the command, as
+	 * compact JSON {"before":{"version":N,"hash":"..","status":".."},
+	 * "after":{...}|null[,"after_error":".."],"changed_during_run":false|
+	 * true|null}; "" without a policy or on other runtimes. policy_loaded:
+	 * both reads succeeded, both revisions were loaded, none changed.
+	 */
+	char policy_evidence[1024];
+	bool policy_loaded;
 };
 
 struct runtime_ops {

@@ -7,11 +7,15 @@
  *   create   sandbox create --name fc-<cell>-<run8> --from IMAGE [--policy P]
  *            --no-auto-providers --driver-config-json '{"docker":{"mounts":
  *            [bind MOUNTPOINT -> /sandbox/work, read-write]}}' --label
- *            forkcell.run=ID --detach -- sleep infinity; then sandbox get -o json
+ *            forkcell.run=ID --detach -- sleep infinity; then sandbox get -o json,
+ *            and with a policy `policy get -o json`: the revision must be
+ *            loaded or the run fails before the command (fail closed)
  *   exec     sandbox exec --no-tty --workdir W --timeout S -- sh -c WRAPPER fc ARGV
  *            (the wrapper writes the status to a sentinel), then a second exec
  *            reads the sentinel back; the status follows osh_decide() (§2.3).
- *            Then the OCSF JSONL of the run's UTC date(s) is read with cat.
+ *            Then the OCSF JSONL of the run's UTC date(s) is read with cat,
+ *            and with a policy `policy get` again: both revisions become
+ *            res->policy_evidence (a change during the run is recorded).
  *   destroy  sandbox delete NAME
  *
  * Every call goes through run_proc (argv vectors, never a host shell) with
@@ -58,6 +62,8 @@ struct osh_state {
 	char sentinel[OSH_PATH_MAX];
 	char workdir[OSH_PATH_MAX];
 	char *envp[8]; /* owned K=V strings, NULL-terminated */
+	bool policy;   /* the run has a policy: read OpenShell's revision */
+	struct osh_policy_read before; /* the read made once the sandbox was Ready */
 };
 
 static void state_free(struct osh_state *s)
@@ -258,38 +264,121 @@ static int read_back(int fd, size_t max, char **buf, size_t *len)
 	return 0;
 }
 
+/*
+ * Run a query call (argv a, `what` for messages) that prints JSON; its whole
+ * output as a NUL-terminated heap buffer the caller frees.
+ */
+static int aux_json(const struct osh_state *s, const struct osh_argv *a, const char *what,
+		    char **buf, size_t *len, struct fc_diag *d)
+{
+	struct run_capture out, err;
+	struct run_status st;
+	int fd = memfd_create("osh-json", MFD_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return fc_diag_set(d, -errno, "cannot keep the output of openshell %s", what);
+	run_capture_init(&out, fd);
+	run_capture_init(&err, -1);
+	rc = aux_call(s, a, OSH_T_GET, &out, &err, &st);
+	if (rc < 0 || st.status != 0)
+		rc = call_error(d, what, rc, &st, &err);
+	else if ((rc = read_back(fd, OSH_JSON_MAX, buf, len)) < 0)
+		rc = fc_diag_set(d, rc, "cannot read the output of openshell %s: %s", what,
+				 fc_strerror(rc));
+	close(fd);
+	return rc;
+}
+
 /* `sandbox get NAME -o json`: the sandbox must be Ready. */
 static int get_ready(const struct osh_state *s, struct osh_sandbox *sb, struct fc_diag *d)
 {
 	struct osh_argv a;
-	struct run_capture out, err;
-	struct run_status st;
-	int fd = memfd_create("osh-get", MFD_CLOEXEC);
 	char *buf = NULL;
 	size_t len = 0;
 	int rc;
 
 	osh_argv_init(&a);
-	if (fd < 0)
-		return -errno;
-	run_capture_init(&out, fd);
-	run_capture_init(&err, -1);
 	rc = osh_argv_get(&a, s->bin, s->name);
-	rc = rc ?: aux_call(s, &a, OSH_T_GET, &out, &err, &st);
-	if (rc < 0 || st.status != 0) {
-		rc = call_error(d, "sandbox get", rc, &st, &err);
-		goto out;
-	}
-	rc = read_back(fd, OSH_JSON_MAX, &buf, &len);
+	rc = rc ?: aux_json(s, &a, "sandbox get", &buf, &len, d);
 	rc = rc ?: osh_parse_sandbox(buf, len, sb, d);
 	if (rc == 0 && strcmp(sb->phase, "Ready") != 0)
 		rc = fc_diag_set(d, FC_ESTATE, "openshell sandbox '%s' is %s, not Ready", s->name,
 				 sb->phase);
-out:
 	free(buf);
-	close(fd);
 	osh_argv_release(&a);
 	return rc;
+}
+
+/*
+ * `policy get NAME -o json` into r: r->ok with the revision, or the error
+ * message in r->error. Returns 0 or the error code.
+ */
+static int read_policy(const struct osh_state *s, struct osh_policy_read *r)
+{
+	struct osh_argv a;
+	struct fc_diag d;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	fc_diag_init(&d);
+	osh_argv_init(&a);
+	rc = osh_argv_policy_get(&a, s->bin, s->name);
+	rc = rc ?: aux_json(s, &a, "policy get", &buf, &len, &d);
+	rc = rc ?: osh_parse_policy(buf, len, &r->rev, &d);
+	if (rc == 0)
+		r->ok = true;
+	else
+		snprintf(r->error, sizeof(r->error), "%s", fc_diag_msg(&d, rc));
+	free(buf);
+	osh_argv_release(&a);
+	return rc;
+}
+
+/*
+ * The first policy read, once the sandbox is Ready: the command runs only
+ * under a revision OpenShell reports loaded (fail closed). The evidence so
+ * far goes to res either way.
+ */
+static int policy_before(struct osh_state *s, struct runtime_result *res, struct fc_diag *d)
+{
+	const struct osh_policy *p = &s->before.rev;
+	int rc = read_policy(s, &s->before);
+
+	if (osh_policy_evidence(&s->before, NULL, res->policy_evidence,
+				sizeof(res->policy_evidence), NULL) < 0)
+		res->policy_evidence[0] = '\0';
+	if (rc < 0)
+		return fc_diag_set(d, rc, "cannot tell whether OpenShell loaded the policy (%s); "
+				   "the command was not run", s->before.error);
+	if (strcmp(p->status, "loaded") != 0)
+		return fc_diag_set(d, FC_EPOLICY, "OpenShell did not load the policy: revision "
+				   "%lld is %s%s%.200s; the command was not run", p->version,
+				   p->status, *p->load_error ? ": " : "", p->load_error);
+	return 0;
+}
+
+/*
+ * The second policy read, after the command: a failure or a change is
+ * recorded (policy_loaded stays false), never turned into a run failure.
+ */
+static void policy_after(const struct osh_state *s, struct runtime_result *res)
+{
+	struct osh_policy_read after;
+
+	if (!s->policy)
+		return;
+	(void)read_policy(s, &after);
+	if (osh_policy_evidence(&s->before, &after, res->policy_evidence,
+				sizeof(res->policy_evidence), &res->policy_loaded) < 0) {
+		res->policy_evidence[0] = '\0';
+		res->policy_loaded = false;
+	}
+	if (!res->policy_loaded)
+		fc_log(FC_LOG_WARN, "openshell sandbox '%s': the policy was not loaded throughout "
+		       "the run: %s", s->name, res->policy_evidence);
 }
 
 static int create_sandbox(const struct runtime_req *req, const struct osh_state *s,
@@ -339,8 +428,13 @@ static int osh_create(const struct runtime_req *req, struct runtime_result *res,
 	rc = osh_workdir(req->workdir, s->workdir, sizeof(s->workdir), d);
 	if (rc < 0)
 		goto out;
+	s->policy = req->policy_path != NULL;
+	res->policy_evidence[0] = '\0';
+	res->policy_loaded = false;
 	rc = create_sandbox(req, s, image, d);
 	rc = rc ?: get_ready(s, &sb, d);
+	if (rc == 0 && s->policy)
+		rc = policy_before(s, res, d);
 	if (rc < 0) {
 		delete_sandbox(s); /* a failed create may still have left a record */
 		goto out;
@@ -494,9 +588,11 @@ static int osh_exec(const struct runtime_req *req, void *state, struct run_captu
 		spec.timeout_ms = req->timeout_s * 1000 + OSH_T_EXEC_GRACE;
 	rc = run_proc(&spec, out, err, &res->st);
 	osh_argv_release(&a);
-	if (rc < 0)
+	if (rc < 0) {
+		policy_after(s, res);
 		return fc_diag_set(d, rc, "cannot run the openshell CLI '%s': %s", s->bin,
 				   fc_strerror(rc));
+	}
 	t0 = run_now_ns();
 	oc.cli_status = res->st.status;
 	oc.cli_timed_out = res->st.timed_out;
@@ -507,6 +603,7 @@ static int osh_exec(const struct runtime_req *req, void *state, struct run_captu
 	set_status(&res->st, v.status, v.timed_out);
 	res->exit_source = v.exit_source;
 	collect_events(req, s, t_start, time(NULL), res);
+	policy_after(s, res);
 	res->collect_ms = (run_now_ns() - t0) / 1000000;
 	if (v.kind == OSH_RUNTIME_ERROR) {
 		last_line(err, msg, sizeof(msg));

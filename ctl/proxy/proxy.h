@@ -6,6 +6,7 @@
  *   proxy_main.c    options, startup, signals, summary
  *   proxy_netns.c   listener + inet_diag socket made inside the sandbox netns
  *   proxy_peer.c    connection -> owning process -> executable (+ ancestors)
+ *   proxy_tofu.c    trust-on-first-use digests of those executables
  *   proxy_dns.c     getaddrinfo off the loop
  *   proxy_conn.c    accepting, request heads, decisions, CONNECT
  *   proxy_http.c    forwarding one request/response exchange (body framing)
@@ -42,6 +43,7 @@
 struct proxy_dns;
 struct proxy_dns_req;
 struct proxy_tls;
+struct proxy_tofu;
 struct proxy_conn;
 
 /* Counters of decisions, by verdict (enum fc_egress_verdict order). */
@@ -63,6 +65,7 @@ struct proxy {
 	struct evconnlistener *listener;
 	struct proxy_dns *dns;
 	struct proxy_tls *tls;           /* NULL: no CA given (no TLS termination) */
+	struct proxy_tofu *tofu;
 	pid_t peer_hints[PROXY_PEER_HINTS];
 	struct proxy_conn *conns;        /* all live connections (doubly linked) */
 	struct proxy_counts conn_counts; /* connection decisions */
@@ -80,6 +83,7 @@ struct proxy_peer {
 	pid_t ppid;        /* 0: unknown or outside the sandbox */
 	char *exe;         /* NULL: unknown */
 	char **ancestors;  /* exes of the ancestors inside the sandbox, nearest first */
+	pid_t *apids;      /* their pids */
 	size_t nancestors;
 };
 
@@ -158,6 +162,13 @@ void proxy_peer_lookup(struct proxy *px, int fd, struct proxy_peer *out);
 void proxy_peer_release(struct proxy_peer *p);
 void proxy_addr_format(const struct sockaddr_storage *ss, char *ip, size_t iplen,
 		       uint16_t *port);
+
+/* proxy_tofu.c */
+int proxy_tofu_new(struct proxy_tofu **out);
+void proxy_tofu_free(struct proxy_tofu *t);
+/* Does the file pid runs (as path) have the digest pinned for path (pinning
+ * it when path is new)? false also when it cannot be read. */
+bool proxy_tofu_check(struct proxy_tofu *t, pid_t pid, const char *path);
 
 /* proxy_dns.c */
 struct addrinfo;

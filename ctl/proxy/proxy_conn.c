@@ -297,6 +297,7 @@ static bool wrap_tls(struct proxy_conn *c)
 		return false;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(filter, 1);
+	bufferevent_setwatermark(filter, EV_READ, 0, PROXY_HIGH_WATER);
 	c->cli = filter;
 	c->cli_tls = true;
 	bufferevent_setcb(c->cli, cli_read, NULL, cli_event, c);
@@ -425,7 +426,7 @@ static void handle_connect(struct proxy_conn *c)
 	/* tls: skip (l7 without termination) cannot be inspected: a tunnel. */
 	if (c->ec.l7 && c->ec.tls_terminate) {
 		if (!proxy_tls_can_terminate(c->px->tls)) {
-			proxy_reply_unreachable(c, "TLS termination is not available (no --ca-cert)");
+			proxy_reply_unreachable(c, "no TLS termination (no --ca-cert)");
 			return;
 		}
 		start_inner(c);
@@ -475,6 +476,8 @@ static void handle_request(struct proxy_conn *c)
 	if (c->up_state == PROXY_UP_OPEN) {
 		proxy_http_send(c);
 	} else if (c->up_state == PROXY_UP_NONE) {
+		/* The body waits in the socket until upstream is there. */
+		bufferevent_disable(c->cli, EV_READ);
 		c->up_next = PROXY_NEXT_REQUEST;
 		proxy_up_start(c);
 	}
@@ -550,9 +553,11 @@ void proxy_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr 
 		return;
 	}
 	proxy_peer_lookup(px, fd, &c->peer);
-	if (c->peer.exe) {
+	/* The caller's identity: the executables that pass trust on first use. */
+	if (c->peer.exe && proxy_tofu_check(px->tofu, c->peer.pid, c->peer.exe))
 		c->exes[c->nexes++] = c->peer.exe;
-		for (i = 0; i < c->peer.nancestors && c->nexes < 33; i++)
+	for (i = 0; i < c->peer.nancestors && c->nexes < 33; i++) {
+		if (proxy_tofu_check(px->tofu, c->peer.apids[i], c->peer.ancestors[i]))
 			c->exes[c->nexes++] = c->peer.ancestors[i];
 	}
 	c->next = px->conns;
@@ -561,5 +566,7 @@ void proxy_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr 
 	px->conns = c;
 	bufferevent_setcb(c->cli, cli_read, NULL, cli_event, c);
 	bufferevent_set_timeouts(c->cli, &idle, NULL);
+	/* Never buffer more than this from a client we are not forwarding yet. */
+	bufferevent_setwatermark(c->cli, EV_READ, 0, PROXY_HIGH_WATER);
 	bufferevent_enable(c->cli, EV_READ | EV_WRITE);
 }

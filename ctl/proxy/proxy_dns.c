@@ -2,8 +2,10 @@
  * proxy_dns: getaddrinfo() off the event loop.
  *
  * getaddrinfo honours /etc/hosts and nsswitch (the tests bind-mount their
- * own /etc/hosts), but it blocks. A few worker threads run it; results go
- * back to the loop through a done list and an eventfd. Callbacks always run
+ * own /etc/hosts), but it blocks. DNS_THREADS worker threads run it (one:
+ * the loop stays single-threaded in spirit, and a slow lookup delays only
+ * other lookups, never traffic); results go back to the loop through a
+ * done list and an eventfd. Callbacks always run
  * on the loop thread. A request whose connection went away is cancelled:
  * the flag is only read and written on the loop thread, so the workers
  * never see it and the result is simply freed on delivery.
@@ -21,7 +23,7 @@
 
 #include <event2/event.h>
 
-#define DNS_THREADS 2
+#define DNS_THREADS 1
 
 struct proxy_dns_req {
 	struct proxy_dns_req *next;
@@ -129,7 +131,8 @@ int proxy_dns_new(struct event_base *base, struct proxy_dns **out, struct fc_dia
 	for (dns->nth = 0; dns->nth < DNS_THREADS; dns->nth++) {
 		rc = pthread_create(&dns->th[dns->nth], NULL, dns_worker, dns);
 		if (rc) {
-			rc = fc_diag_set(d, -rc, "cannot start a resolver thread: %s", strerror(rc));
+			rc = fc_diag_set(d, -rc, "cannot start a resolver thread: %s",
+					 strerror(rc));
 			goto fail;
 		}
 	}

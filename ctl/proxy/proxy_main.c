@@ -207,6 +207,9 @@ static int start(struct proxy *px, const struct opts *o, struct fc_diag *d)
 	rc = proxy_tls_new(o->ca_cert, o->ca_key, o->upstream_ca, &px->tls, d);
 	if (rc < 0)
 		return rc;
+	rc = proxy_tofu_new(&px->tofu);
+	if (rc < 0)
+		return fc_diag_set(d, rc, "out of memory");
 	rc = proxy_netns_setup(px, o->netns, o->listen, d);
 	if (rc < 0)
 		return rc;
@@ -250,6 +253,7 @@ static int stop(struct proxy *px)
 		close(px->diag_fd);
 	proxy_dns_free(px->dns);
 	proxy_tls_free(px->tls);
+	proxy_tofu_free(px->tofu);
 	if (px->events_fd >= 0) {
 		if (fsync(px->events_fd) < 0)
 			rc = -errno;

@@ -12,7 +12,8 @@
  * while the ancestors are still inside the sandbox's namespace, so the
  * host processes that started the sandbox never lend a binary rule their
  * identity. Anything not found leaves the peer unknown: binary rules then
- * cannot match (default deny does the rest).
+ * cannot match (default deny does the rest). proxy_tofu then vets each
+ * executable before it counts.
  */
 #include "proxy.h"
 
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/inet_diag.h>
@@ -107,13 +109,13 @@ static bool pid_in_netns(const struct proxy *px, pid_t pid)
 	       strtoull(link + 5, NULL, 10) == (unsigned long long)px->netns_ino;
 }
 
-/* Does /proc/PID/fd hold socket:[ino]? */
+/* Does /proc/PID/fd hold the socket with inode ino? (stat through the
+ * magic links: cheaper than readlink, which formats "socket:[N]".) */
 static bool pid_has_socket(pid_t pid, unsigned long ino)
 {
-	char path[64], want[48], link[64];
+	char path[64];
 	struct dirent *de;
 	bool found = false;
-	size_t wl;
 	DIR *dir;
 	int dfd;
 
@@ -126,14 +128,13 @@ static bool pid_has_socket(pid_t pid, unsigned long ino)
 		close(dfd);
 		return false;
 	}
-	wl = (size_t)snprintf(want, sizeof(want), "socket:[%lu]", ino);
 	while (!found && (de = readdir(dir)) != NULL) {
-		ssize_t n;
+		struct stat st;
 
 		if (de->d_name[0] == '.')
 			continue;
-		n = readlinkat(dfd, de->d_name, link, sizeof(link) - 1);
-		found = n == (ssize_t)wl && memcmp(link, want, wl) == 0;
+		found = fstatat(dfd, de->d_name, &st, 0) == 0 && S_ISSOCK(st.st_mode) &&
+			st.st_ino == ino;
 	}
 	closedir(dir);
 	return found;
@@ -231,7 +232,8 @@ static void fill_ancestors(struct proxy *px, pid_t pid, struct proxy_peer *out)
 	pid_t pp = pid_ppid(pid);
 
 	out->ancestors = calloc(PEER_MAX_ANCESTORS, sizeof(char *));
-	if (!out->ancestors)
+	out->apids = calloc(PEER_MAX_ANCESTORS, sizeof(pid_t));
+	if (!out->ancestors || !out->apids)
 		return;
 	while (pp > 1 && out->nancestors < PEER_MAX_ANCESTORS && pid_in_netns(px, pp)) {
 		char *e = pid_exe(pp);
@@ -240,6 +242,7 @@ static void fill_ancestors(struct proxy *px, pid_t pid, struct proxy_peer *out)
 			break;
 		if (out->nancestors == 0)
 			out->ppid = pp;
+		out->apids[out->nancestors] = pp;
 		out->ancestors[out->nancestors++] = e;
 		pp = pid_ppid(pp);
 	}
@@ -277,6 +280,7 @@ void proxy_peer_release(struct proxy_peer *p)
 	for (i = 0; i < p->nancestors; i++)
 		free(p->ancestors[i]);
 	free(p->ancestors);
+	free(p->apids);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -130,6 +130,7 @@ static void connect_up(struct proxy_conn *c)
 	c->up_state = PROXY_UP_CONNECTING;
 	bufferevent_setcb(bev, proxy_http_up_read, NULL, up_event, c);
 	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_setwatermark(bev, EV_READ, 0, PROXY_HIGH_WATER);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	if (bufferevent_socket_connect(bev, (struct sockaddr *)&c->up_addr, (int)c->up_addrlen) <
 	    0) {

@@ -47,6 +47,8 @@ static int write_result(const char *path, int rc, int phase, const struct runtim
 	fprintf(f, "events_complete=%d\nevents_lines=%llu\nevents_bytes=%llu\n",
 		res->events_complete, (unsigned long long)res->events_lines,
 		(unsigned long long)res->events_bytes);
+	fprintf(f, "policy_loaded=%d\npolicy_evidence=%s\n", res->policy_loaded,
+		res->policy_evidence);
 	hex(f, "events_sha256", res->events_sha256);
 	hex(f, "stdout_sha256", out->digest);
 	fprintf(f, "stdout_bytes=%llu\n", (unsigned long long)out->bytes);

@@ -3,8 +3,9 @@
 # driven through runtime_ops by tests/helpers/os_runtime_drive.c as
 # `forkcellctl run` will: the call sequence of reference §2.1, the exit
 # rules of §2.3 (exec event, sentinel, timeout 124, unconfirmed, runtime
-# error), the forgery case, the OCSF evidence, the env allow-list, and
-# `sandbox delete` on every path.
+# error), the forgery case, the OCSF evidence, the env allow-list,
+# OpenShell's policy revision read before and after the command (fail
+# closed when it is not loaded), and `sandbox delete` on every path.
 . "$(dirname "$0")/lib.sh"
 
 [ -x /usr/bin/python3 ] || skip_all "needs /usr/bin/python3 (the fake openshell CLI)"
@@ -35,6 +36,21 @@ res() {
 	sed -n "s/^$2=//p" "$TEST_TMP/$1.res"
 }
 
+# evidence RUN_ID: the policy_evidence of a result, as one JSON line.
+evidence() {
+	res "$1" policy_evidence
+}
+
+# The helper prints the policy fields once it knows them.
+have_evidence() {
+	grep -q '^policy_evidence=' "$TEST_TMP/run1ok.res"
+}
+
+# ev RUN_ID EXPR: a Python expression over e, the run's policy evidence.
+ev() {
+	evidence "$1" | python3 -c "import json,sys; e=json.load(sys.stdin); print($2)"
+}
+
 no_sandboxes_left() {
 	local left
 	left=$(ls "$STATE/sandboxes")
@@ -52,16 +68,30 @@ test_expect_success 'a run: §2.1 call sequence, exec_event status, changes in t
 	test_cmp_str changed "$(cat "$WORK/result.txt")" &&
 	test_cmp_str to-stdout "$(cat "$TEST_TMP/run1ok.out")" &&
 	awk "{ print (\$2 == \"--version\") ? \$2 : \$2 \" \" \$3 }" "$CALLS" >seq &&
-	printf "%s\n" --version "sandbox create" "sandbox get" "sandbox exec" "sandbox exec" \
-		"sandbox exec" "sandbox delete" >want &&
+	printf "%s\n" --version "sandbox create" "sandbox get" "policy get" "sandbox exec" \
+		"sandbox exec" "sandbox exec" "policy get" "sandbox delete" >want &&
 	test_cmp want seq &&
 	test_grep -F -- "--from img:1 --policy $TEST_TMP/p.yaml --no-auto-providers" "$CALLS" &&
 	test_grep -F -- "--label forkcell.run=run1ok --detach -- sleep infinity" "$CALLS" &&
 	test_grep -F -- "--workdir /sandbox/work --timeout 60 --" "$CALLS" &&
 	test_grep -F -- "cat /sandbox/.fc/exit-run1ok" "$CALLS" &&
 	test_grep -F -- "cat /var/log/openshell-ocsf.$(date -u +%F).log" "$CALLS" &&
+	test_grep -F -- "policy get fc-demo-run1ok -o json" "$CALLS" &&
+	test_grep -v "not loaded throughout" "$TEST_TMP/run1ok.err" &&
 	no_sandboxes_left
 '
+
+if have_evidence; then
+	test_expect_success 'the policy evidence: OpenShell revision before and after, loaded' '
+		h=$(sha256sum <"$TEST_TMP/p.yaml" | cut -d" " -f1) &&
+		test_cmp_str 1 "$(res run1ok policy_loaded)" &&
+		test_cmp_str "{\"before\":{\"version\":1,\"hash\":\"$h\",\"status\":\"loaded\"},\"after\":{\"version\":1,\"hash\":\"$h\",\"status\":\"loaded\"},\"changed_during_run\":false}" \
+			"$(evidence run1ok)"
+	'
+else
+	test_skip 'the policy evidence: OpenShell revision before and after, loaded' \
+		"tests/helpers/os_runtime_drive.c does not print policy_evidence yet"
+fi
 
 test_expect_success 'the OCSF JSONL is kept, hashed and counted' '
 	test_cmp_str 1 "$(res run1ok events_complete)" &&
@@ -87,6 +117,88 @@ test_expect_success 'forgery: "exit status: 0" and fake OCSF lines change neithe
 	assert not [r for r in recs if r["class_uid"] in (4001, 4002) or "action" in r], recs
 	EOF
 '
+
+test_expect_success 'without a policy: no policy get, no evidence' '
+	: >"$CALLS" &&
+	drive run2nop --timeout 60 -- true &&
+	test_grep -v "policy get" "$CALLS" &&
+	test_cmp_str "" "$(evidence run2nop)" &&
+	test_cmp_str "" "$(res run2nop policy_loaded | grep -v "^0$")"
+'
+
+test_expect_success 'policy failed in OpenShell: fail closed before the command, sandbox deleted' '
+	echo failed >"$STATE/policy-result" &&
+	test_when_finished "rm -f \"$STATE/policy-result\"" &&
+	: >"$CALLS" &&
+	rc=0 && drive run14pf --timeout 60 --policy "$TEST_TMP/p.yaml" -- touch ran || rc=$? &&
+	test_cmp_int 1 $rc &&
+	test_cmp_str create "$(res run14pf phase)" &&
+	test_grep "OpenShell did not load the policy: revision 1 is failed: policy rejected" \
+		"$TEST_TMP/run14pf.res" &&
+	test_grep "the command was not run" "$TEST_TMP/run14pf.res" &&
+	test_path_is_missing "$WORK/ran" &&
+	test_grep -v "sandbox exec" "$CALLS" &&
+	test_grep -F "sandbox delete fc-demo-run14pf" "$CALLS" &&
+	no_sandboxes_left
+'
+
+test_expect_success 'policy still pending in OpenShell: fail closed too' '
+	echo timeout >"$STATE/policy-result" &&
+	test_when_finished "rm -f \"$STATE/policy-result\"" &&
+	rc=0 && drive run15pp --timeout 60 --policy "$TEST_TMP/p.yaml" -- touch ran || rc=$? &&
+	test_cmp_int 1 $rc &&
+	test_grep "revision 1 is pending; the command was not run" "$TEST_TMP/run15pp.res" &&
+	test_path_is_missing "$WORK/ran" &&
+	no_sandboxes_left
+'
+
+test_expect_success 'the first policy get fails: fail closed' '
+	echo transport-error >"$STATE/policy-get" &&
+	test_when_finished "rm -f \"$STATE/policy-get\"" &&
+	rc=0 && drive run16pg --timeout 60 --policy "$TEST_TMP/p.yaml" -- touch ran || rc=$? &&
+	test_cmp_int 1 $rc &&
+	test_grep "cannot tell whether OpenShell loaded the policy (openshell policy get failed (exit 1): error: transport error)" \
+		"$TEST_TMP/run16pg.res" &&
+	test_path_is_missing "$WORK/ran" &&
+	no_sandboxes_left
+'
+
+test_expect_success 'the second policy get fails: recorded, the run stands' '
+	test_when_finished "rm -f \"$STATE/policy-get\"" &&
+	drive run17ag --timeout 60 --policy "$TEST_TMP/p.yaml" -- \
+		sh -c "echo transport-error >\"\$1\"" fc "$STATE/policy-get" &&
+	test_cmp_str 0 "$(res run17ag status)" &&
+	test_grep "not loaded throughout the run: .*\"after\":null,\"after_error\":\"openshell policy get failed (exit 1): error: transport error\",\"changed_during_run\":null}" \
+		"$TEST_TMP/run17ag.err" &&
+	no_sandboxes_left
+'
+
+test_expect_success 'a policy change during the run is recorded, the run stands' '
+	echo "version: 2" >"$TEST_TMP/p2.yaml" &&
+	drive run18ch --timeout 60 --policy "$TEST_TMP/p.yaml" -- \
+		env FAKE_OPENSHELL_STATE="$STATE" "$FORKCELL_OPENSHELL_BIN" policy set fc-demo-run18ch \
+		--policy "$TEST_TMP/p2.yaml" &&
+	test_cmp_str 0 "$(res run18ch status)" &&
+	h2=$(sha256sum <"$TEST_TMP/p2.yaml" | cut -d" " -f1) &&
+	test_grep -F "\"after\":{\"version\":2,\"hash\":\"$h2\",\"status\":\"loaded\"},\"changed_during_run\":true}" \
+		"$TEST_TMP/run18ch.err" &&
+	no_sandboxes_left
+'
+
+if have_evidence; then
+	test_expect_success 'the policy evidence of a failed second read and of a change' '
+		test_cmp_str 0 "$(res run17ag policy_loaded)" &&
+		test_cmp_str "None True True" \
+			"$(ev run17ag "e[\"after\"], \"transport error\" in e[\"after_error\"], e[\"changed_during_run\"] is None")" &&
+		test_cmp_str 0 "$(res run18ch policy_loaded)" &&
+		test_cmp_str "1 2 True" \
+			"$(ev run18ch "e[\"before\"][\"version\"], e[\"after\"][\"version\"], e[\"changed_during_run\"]")" &&
+		test_cmp_str 1 "$(ev run14pf "int(e[\"before\"][\"status\"] == \"failed\" and e[\"after\"] is None)")"
+	'
+else
+	test_skip 'the policy evidence of a failed second read and of a change' \
+		"tests/helpers/os_runtime_drive.c does not print policy_evidence yet"
+fi
 
 test_expect_success 'a builtin command (exit) still gets its sentinel' '
 	drive run3exit --timeout 60 -- exit 0 &&

@@ -3,8 +3,10 @@
 # real forkcellfs mount: restore on failure, accept on success, the status
 # comes from the CLI's exit and the sentinel (never from output), a timeout
 # is 124 with the sandbox deleted, a stream that ends without an exit event
-# is recorded as unconfirmed (a failure), and the OCSF evidence is hashed
-# into the receipt.
+# is recorded as unconfirmed (a failure), the OCSF evidence is hashed
+# into the receipt, and with a policy OpenShell's revision is read before
+# and after the command: a policy OpenShell did not load fails the run
+# before the command runs.
 . "$(dirname "$0")/lib.sh"
 
 fc_require_binaries
@@ -97,6 +99,39 @@ test_expect_success 'the OCSF evidence is hashed into the receipt' '
 	ev=$(json_get r2.json "r[\"runtime\"][\"events\"][\"file\"]") &&
 	test_path_is_file "$ev" &&
 	test_cmp_str "$(sha256sum "$ev" | cut -d" " -f1)" "$(json_get r2.json "r[\"runtime\"][\"events\"][\"sha256\"]")"
+'
+
+test_expect_success 'with a policy: OpenShell'"'"'s revision is read before and after the command' '
+	cat >"$TEST_TMP/p.yaml" <<-\EOF &&
+	version: 1
+	filesystem_policy: {read_only: [/usr], read_write: [/sandbox]}
+	EOF
+	: >"$STATE/calls.log" &&
+	orun --policy "$TEST_TMP/p.yaml" --accept-on-success -- sh -c "echo ok >pol.txt" &&
+	test_cmp_str ok "$(cat "$TEST_TMP/mnt/pol.txt")" &&
+	awk "{ print \$2 \" \" \$3 }" "$STATE/calls.log" >seq &&
+	printf "%s\n" "sandbox create" "sandbox get" "policy get" "sandbox exec" "sandbox exec" \
+		"sandbox exec" "policy get" "sandbox delete" >want &&
+	grep -v -e "--version" seq >seq2 &&
+	test_cmp want seq2 &&
+	test_grep -E -- "--policy [^ ]*/policies/[0-9a-f]{64}\.yaml " "$STATE/calls.log" &&
+	ctl receipt show --format json >r6.json &&
+	test_cmp_str openshell "$(json_get r6.json "r[\"policy\"][\"enforcement\"][\"by\"]")" &&
+	test_cmp_str "1 1 loaded loaded False True" "$(json_get r6.json "\" \".join(str(x) for x in (r[\"policy\"][\"enforcement\"][\"openshell\"][\"before\"][\"version\"], r[\"policy\"][\"enforcement\"][\"openshell\"][\"after\"][\"version\"], r[\"policy\"][\"enforcement\"][\"openshell\"][\"before\"][\"status\"], r[\"policy\"][\"enforcement\"][\"openshell\"][\"after\"][\"status\"], r[\"policy\"][\"enforcement\"][\"openshell\"][\"changed_during_run\"], r[\"policy\"][\"enforced\"]))")" &&
+	no_sandboxes_left
+'
+
+test_expect_success 'a policy OpenShell failed to load fails the run before the command' '
+	echo failed >"$STATE/policy-result" &&
+	test_when_finished "rm -f \"$STATE/policy-result\"" &&
+	: >"$STATE/calls.log" &&
+	ctl_err "OpenShell did not load the policy: revision 1 is failed" run c1 \
+		--runtime openshell --image img:1 --policy "$TEST_TMP/p.yaml" -- \
+		sh -c "echo ran >closed.txt" &&
+	test_path_is_missing "$TEST_TMP/mnt/closed.txt" &&
+	test_grep -v "sandbox exec" "$STATE/calls.log" &&
+	test_grep "sandbox delete" "$STATE/calls.log" &&
+	no_sandboxes_left
 '
 
 test_expect_success 'a bad endpoint is refused before any sandbox exists' '

@@ -5,13 +5,20 @@
 # HTTPS servers, a test CA made with the openssl CLI), and a "sandbox"
 # namespace (unshare -n sleep) whose only service is the proxy. Names
 # resolve through a private /etc/hosts bind-mounted in the test's private
-# mount namespace. Checked: a denied host gets 403 JSON and a denied event;
-# allow-only-GET passes GET and HEAD and refuses POST; an L7 deny rule
-# refuses a path over HTTPS (TLS terminated with a leaf of the proxy CA)
-# while other paths pass; deny beats allow; audit mode lets a request
-# through and records it; a binary rule admits curl and refuses python3;
-# malformed requests get 400 without hurting the proxy; SIGTERM prints the
-# summary with the right counts.
+# mount namespace. Checked: the sandbox cannot bypass the proxy; a denied
+# host gets 403 JSON and a denied event; allow-only-GET passes GET and HEAD
+# and refuses POST (forwarded and inside CONNECT); an L7 deny rule refuses
+# a path over HTTPS (TLS terminated with a leaf of the proxy CA, also when
+# hidden behind %2e%2e) while other paths pass; keep-alive across allowed
+# and denied requests; 20 MB down and 5 MB up (Content-Length and chunked)
+# through TLS termination and a tunnel; deny beats allow; audit mode lets a
+# request through and records it; a binary rule admits curl and refuses
+# python3, ancestors count inside the sandbox only, a binary replaced after
+# first use loses its grants (TOFU digests); L4 CONNECT and tls: skip
+# pass TLS through; loopback answers are ssrf_denied, dead upstreams 502;
+# malformed requests get 400 without hurting the proxy; no query string in
+# the events; SIGTERM prints the summary with the right counts; usage and
+# startup errors exit 2 and 1.
 
 # The whole test runs in a network namespace of its own.
 if [ -z "${FC_T1600_NETNS:-}" ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
@@ -200,6 +207,9 @@ network_policies:
   curl_only:
     endpoints: [{host: bin.test, port: 8080}]
     binaries: [{path: /usr/bin/curl}]
+  via_ancestor:
+    endpoints: [{host: anc.test, port: 8080}]
+    binaries: [{path: /usr/bin/bash}]
   passthrough:
     endpoints:
       - {host: tunnel.test, port: 8443}
@@ -207,6 +217,11 @@ network_policies:
       - {host: loop.test, port: 8080}
       - {host: closed.test, port: 9}
     binaries: [{path: /usr/bin/curl}]
+EOF
+cat >>"$T/policy.yaml" <<EOF
+  pinned:
+    endpoints: [{host: bin.test, port: 8080}]
+    binaries: [{path: $T/bin/tool}]
 EOF
 
 test_expect_success 'set up namespaces, hosts, CAs and servers' '
@@ -228,7 +243,7 @@ test_expect_success 'set up namespaces, hosts, CAs and servers' '
 	nsenter --net=/proc/$srv/ns/net ip link set fcpx1 up
 	printf "127.0.0.1 localhost\n" >"$T/hosts"
 	for h in api.test secure.test docs.test audit.test bin.test evil.test tunnel.test \
-		skip.test closed.test; do
+		skip.test closed.test anc.test; do
 		printf "%s %s\n" $SRV_IP $h >>"$T/hosts"
 	done
 	printf "127.0.0.1 loop.test\n" >>"$T/hosts"
@@ -290,6 +305,7 @@ test_expect_success 'an L7 deny rule refuses a path over HTTPS, other paths pass
 	test_cmp_str l7 "$(json_get "$T/b8" "r[\"layer\"]")" &&
 	test_cmp_str /admin/users "$(json_get "$T/b8" "r[\"path\"]")" &&
 	test_cmp_str 403 "$(pcurl "$T/b9" "https://secure.test:8443/x/%2e%2e/admin/users")" &&
+	test_cmp_str 400 "$(pcurl "$T/b9a" https://secure.test:8443/public -H "Host: evil.test")" &&
 	in_sbx openssl s_client -proxy 127.0.0.1:3128 -connect secure.test:8443 \
 		-servername secure.test </dev/null 2>/dev/null | grep -q "issuer=CN = fc-test-proxy-ca"
 '
@@ -350,6 +366,36 @@ except urllib.error.HTTPError as e:
     sys.exit(0 if e.code == 403 else 2)
 " &&
 	test_cmp_str 1 "$(events_with "e[\"class_uid\"] == 4001 and u[\"decision\"] == \"denied\" and e[\"dst_endpoint\"][\"domain\"] == \"bin.test\" and e[\"actor\"][\"process\"][\"name\"].endswith(\"python3.11\")")"
+'
+
+cat >"$T/fetch.py" <<'EOF'
+import sys, urllib.error, urllib.request
+o = urllib.request.build_opener(urllib.request.ProxyHandler({"http": "http://127.0.0.1:3128"}))
+try:
+    o.open(sys.argv[1], timeout=10)
+    print(200)
+except urllib.error.HTTPError as e:
+    print(e.code)
+EOF
+
+test_expect_success 'binary rules match ancestors inside the sandbox, never outside it' '
+	test_cmp_str 200 "$(in_sbx /usr/bin/bash -c "python3 \"$T/fetch.py\" http://anc.test:8080/a; true")" &&
+	test_cmp_str 403 "$(in_sbx python3 "$T/fetch.py" http://anc.test:8080/b)"
+'
+
+test_expect_success 'a binary replaced after first use loses its grants (TOFU)' '
+	mkdir -p "$T/bin"
+	cp /usr/bin/curl "$T/bin/tool"
+	in_sbx "$T/bin/tool" -sS -o /dev/null -w "%{http_code}" -x http://127.0.0.1:3128 \
+		http://bin.test:8080/first >"$T/tofu1"
+	test_cmp_str 200 "$(cat "$T/tofu1")"
+	rm "$T/bin/tool"
+	{ cat /usr/bin/curl; printf "not the same file"; } >"$T/bin/tool"
+	chmod 755 "$T/bin/tool"
+	in_sbx "$T/bin/tool" -sS -o /dev/null -w "%{http_code}" -x http://127.0.0.1:3128 \
+		http://bin.test:8080/second >"$T/tofu2" || true
+	test_cmp_str 403 "$(cat "$T/tofu2")"
+	test_grep "binary .*/bin/tool. changed since first use" "$T/logs/px.log"
 '
 
 test_expect_success 'an L4 CONNECT and a tls: skip endpoint pass TLS through untouched' '
@@ -413,6 +459,7 @@ test_expect_success 'malformed requests get 400 and the proxy survives' '
 test_expect_success 'events are one JSON object per line, without query strings' '
 	test_cmp_str 200 "$(pcurl "$T/b17" "http://api.test:8080/q?token=sekrit")" &&
 	test_grep -v sekrit "$T/events.jsonl" &&
+	test_cmp_str 600 "$(stat -c %a "$T/events.jsonl")" &&
 	python3 -c "
 import json, sys
 for line in open(sys.argv[1]):
@@ -430,7 +477,11 @@ test_expect_success 'SIGTERM prints the summary matching the events' '
 		test_cmp_str "$(events_with "e[\"class_uid\"] == 4002 and u[\"decision\"] == \"$d\"")" \
 			"$(json_get "$T/px.out" "r[\"requests\"][\"$d\"]")" || exit 1
 	done &&
-	test_cmp_str 4 "$(json_get "$T/px.out" "r[\"connections\"][\"denied\"]")"
+	for d in allowed denied audited; do
+		test_cmp_str "$(events_with "e[\"class_uid\"] == 4001 and e[\"activity_id\"] in (1, 5) and u[\"decision\"] == \"$d\"")" \
+			"$(json_get "$T/px.out" "r[\"connections\"][\"$d\"]")" || exit 1
+	done &&
+	test_cmp_str 6 "$(json_get "$T/px.out" "r[\"connections\"][\"denied\"]")"
 '
 
 cat >"$T/policy2.yaml" <<'EOF'

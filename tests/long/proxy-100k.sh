@@ -6,7 +6,8 @@
 #
 # The mix: 80 000 keep-alive GETs over 50 connections, 20 000 GETs on a new
 # connection each (accept, peer lookup, DNS, upstream connect and close
-# every time), plus denied and malformed requests. Everything runs in
+# every time), plus denied and malformed requests, random garbage,
+# half-sent heads and connections reset mid-way. Everything runs in
 # namespaces this script creates, as in bench/proxy.sh (bench/httpload.c
 # is the client and the upstream).
 
@@ -107,6 +108,30 @@ test_expect_success 'denied and malformed requests along the way' '
 	EOP
 '
 
+test_expect_success 'garbage, half-sent heads and abrupt closes' '
+	in_sbx python3 - <<-\EOP
+	import os, random, socket, struct
+	random.seed(1600)
+	head = b"GET http://10.79.0.1:8080/ok/c HTTP/1.1\r\nHost: 10.79.0.1:8080\r\n\r\n"
+	for i in range(3000):
+	    s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+	    kind = i % 4
+	    try:
+	        if kind == 0:
+	            s.sendall(os.urandom(random.randint(1, 4096)))
+	        elif kind == 1:
+	            s.sendall(head[:random.randint(1, len(head) - 1)])
+	        elif kind == 2:
+	            s.sendall(head)
+	        if kind != 3 and random.random() < 0.5:
+	            # close with unread data: the kernel sends a reset
+	            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+	    except OSError:
+	        pass
+	    s.close()
+	EOP
+'
+
 test_expect_success 'no descriptor leaked: the fd count is back to the start' '
 	for i in $(seq 50); do
 		[ "$(proxy_fds)" -le "$(cat "$T/fds.base")" ] && break
@@ -124,9 +149,9 @@ test_expect_success 'SIGTERM: exit 0, summary counts, no leak report' '
 	python3 - "$T/proxy.out" <<-\EOP
 	import json, sys
 	r = json.load(open(sys.argv[1]))
-	assert r["requests"]["allowed"] == 100000, r
+	assert 100000 <= r["requests"]["allowed"] <= 100000 + 750, r
 	assert r["requests"]["denied"] == 2000, r
-	assert r["bad_requests"] == 500, r
+	assert r["bad_requests"] >= 500, r
 	assert r["event_errors"] == 0, r
 	EOP
 	test "$(wc -l <"$T/events.jsonl")" -eq "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"events\"])" "$T/proxy.out")"

@@ -2,8 +2,9 @@
  * t_openshell_argv: the pure part of the openshell runtime against the CLI
  * contract (reference openshell.md §2.1-§2.3): every command line exactly,
  * the driver-config JSON, names and paths (including refusals of what
- * would reach a shell), the `sandbox get` and sentinel parsers, and the
- * exit-status decision table, forgery cases included.
+ * would reach a shell), the `sandbox get`, `policy get` and sentinel
+ * parsers, the policy evidence, and the exit-status decision table,
+ * forgery cases included.
  *
  * The module is pure and lives in ctl/, which unit tests do not link, so
  * its source is compiled into this test directly.
@@ -206,6 +207,10 @@ static void test_argv(void)
 	is_argv(&a, (const char *const[]){ "openshell", "sandbox", "delete", "fc-x", NULL },
 		"delete");
 	osh_argv_release(&a);
+	osh_argv_policy_get(&a, "openshell", "fc-x");
+	is_argv(&a, (const char *const[]){ "openshell", "policy", "get", "fc-x", "-o", "json",
+					   NULL }, "policy get");
+	osh_argv_release(&a);
 	ok(a.v == NULL && a.n == 0, "release leaves an empty argv");
 }
 
@@ -231,6 +236,135 @@ static void test_parse_sandbox(void)
 	       "missing phase refused");
 	is_int(osh_parse_sandbox("{\"id\":1,\"name\":\"y\",\"phase\":\"Ready\"}", 35, &sb, &d),
 	       FC_EPROTO, "numeric id refused");
+}
+
+#define HASH64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void test_parse_policy(void)
+{
+	static const char good[] =
+		"{\"scope\":\"sandbox\",\"sandbox\":\"fc-a-1\",\"version\":3,\"hash\":\"" HASH64
+		"\",\"status\":\"loaded\",\"active_version\":3,\"created_at_ms\":1,"
+		"\"loaded_at_ms\":2,\"load_error\":null,\"provenance\":\"cli\"}";
+	static const struct {
+		const char *in, *what;
+	} bad[] = {
+		{ "[]", "an array" },
+		{ "{\"version\":1,\"hash\":\"" HASH64 "\",\"status\":\"loaded\"", "truncated" },
+		{ "{\"hash\":\"" HASH64 "\",\"status\":\"loaded\"}", "no version" },
+		{ "{\"version\":\"1\",\"hash\":\"" HASH64 "\",\"status\":\"loaded\"}",
+		  "version a string" },
+		{ "{\"version\":1.5,\"hash\":\"" HASH64 "\",\"status\":\"loaded\"}",
+		  "version not an integer" },
+		{ "{\"version\":-1,\"hash\":\"" HASH64 "\",\"status\":\"loaded\"}",
+		  "version negative" },
+		{ "{\"version\":4294967296,\"hash\":\"" HASH64 "\",\"status\":\"loaded\"}",
+		  "version past u32" },
+		{ "{\"version\":1,\"status\":\"loaded\"}", "no hash" },
+		{ "{\"version\":1,\"hash\":7,\"status\":\"loaded\"}", "hash a number" },
+		{ "{\"version\":1,\"hash\":\"sha256:" HASH64 "\",\"status\":\"loaded\"}",
+		  "hash with a prefix" },
+		{ "{\"version\":1,\"hash\":\"\",\"status\":\"loaded\"}", "hash empty" },
+		{ "{\"version\":1,\"hash\":\"" HASH64 "\"}", "no status" },
+		{ "{\"version\":1,\"hash\":\"" HASH64 "\",\"status\":\"LOADED\"}",
+		  "status in capitals" },
+		{ "{\"version\":1,\"hash\":\"" HASH64 "\",\"status\":\"active\"}",
+		  "status not one of the four" },
+		{ "{\"version\":1,\"hash\":\"" HASH64 "\",\"status\":\"loaded\",\"load_error\":1}",
+		  "load_error a number" },
+	};
+	static const char *const words[] = { "pending", "loaded", "failed", "superseded" };
+	struct osh_policy p;
+	struct fc_diag d;
+	char buf[512];
+
+	fc_diag_init(&d);
+	is_int(osh_parse_policy(good, strlen(good), &p, &d), 0, "policy get json parses");
+	ok(p.version == 3 && strcmp(p.hash, HASH64) == 0 && strcmp(p.status, "loaded") == 0 &&
+		   p.load_error[0] == '\0',
+	   "policy get json: version, hash, status; a null load_error is empty");
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		snprintf(buf, sizeof(buf),
+			 "{\"version\":4294967295,\"hash\":\"ABCDEF01\",\"status\":\"%s\","
+			 "\"load_error\":\"bad rule\"}",
+			 words[i]);
+		ok(osh_parse_policy(buf, strlen(buf), &p, &d) == 0 && strcmp(p.status, words[i]) == 0 &&
+			   p.version == 4294967295LL && strcmp(p.load_error, "bad rule") == 0,
+		   "policy status '%s' parses (u32 max version, upper-case hex)", words[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p.version = 77;
+		ok(osh_parse_policy(bad[i].in, strlen(bad[i].in), &p, &d) == FC_EPROTO &&
+			   p.version == 77 && strstr(d.msg, "policy get"),
+		   "policy get json refused: %s (%s)", bad[i].what, d.msg);
+	}
+}
+
+static struct osh_policy_read good_read(long long version, const char *hash, const char *status)
+{
+	struct osh_policy_read r = { .ok = true, .rev = { .version = version } };
+
+	snprintf(r.rev.hash, sizeof(r.rev.hash), "%s", hash);
+	snprintf(r.rev.status, sizeof(r.rev.status), "%s", status);
+	return r;
+}
+
+static void test_evidence(void)
+{
+	struct osh_policy_read b = good_read(1, "abcdef01", "loaded");
+	struct osh_policy_read a = b, bad = { .ok = false };
+	char out[1024], small[40];
+	bool loaded = true;
+
+	is_int(osh_policy_evidence(&b, &a, out, sizeof(out), &loaded), 0, "evidence: unchanged");
+	is_str(out,
+	       "{\"before\":{\"version\":1,\"hash\":\"abcdef01\",\"status\":\"loaded\"},"
+	       "\"after\":{\"version\":1,\"hash\":\"abcdef01\",\"status\":\"loaded\"},"
+	       "\"changed_during_run\":false}",
+	       "evidence: the exact compact JSON");
+	ok(loaded, "evidence: both loaded, unchanged -> policy_loaded");
+
+	a = good_read(2, "abcdef02", "loaded");
+	osh_policy_evidence(&b, &a, out, sizeof(out), &loaded);
+	ok(!loaded && strstr(out, "\"after\":{\"version\":2,") &&
+		   strstr(out, "\"changed_during_run\":true}"),
+	   "evidence: a new revision during the run -> changed, not loaded (%s)", out);
+	a = good_read(1, "abcdef02", "loaded");
+	osh_policy_evidence(&b, &a, out, sizeof(out), &loaded);
+	ok(!loaded && strstr(out, "\"changed_during_run\":true}"),
+	   "evidence: same version, other hash -> changed");
+	a = good_read(1, "abcdef01", "superseded");
+	loaded = true;
+	osh_policy_evidence(&b, &a, out, sizeof(out), &loaded);
+	ok(!loaded && strstr(out, "\"changed_during_run\":false}"),
+	   "evidence: not loaded after the run -> not loaded");
+
+	snprintf(bad.error, sizeof(bad.error), "openshell policy get failed (exit 1): boom");
+	loaded = true;
+	is_int(osh_policy_evidence(&b, &bad, out, sizeof(out), &loaded), 0, "evidence: after failed");
+	is_str(out,
+	       "{\"before\":{\"version\":1,\"hash\":\"abcdef01\",\"status\":\"loaded\"},"
+	       "\"after\":null,\"after_error\":\"openshell policy get failed (exit 1): boom\","
+	       "\"changed_during_run\":null}",
+	       "evidence: a failed second read is null plus after_error");
+	ok(!loaded, "evidence: a failed second read -> not loaded");
+	loaded = true;
+	osh_policy_evidence(&bad, NULL, out, sizeof(out), &loaded);
+	is_str(out,
+	       "{\"before\":null,\"before_error\":\"openshell policy get failed (exit 1): boom\","
+	       "\"after\":null,\"after_error\":\"not read: the command did not run\","
+	       "\"changed_during_run\":null}",
+	       "evidence: failed first read, no second read");
+	ok(!loaded, "evidence: no second read -> not loaded");
+	memset(bad.error, 'x', sizeof(bad.error) - 1);
+	bad.error[sizeof(bad.error) - 1] = '\0';
+	is_int(osh_policy_evidence(&bad, &bad, out, sizeof(out), NULL), 0,
+	       "evidence: long errors are cut to fit");
+	ok(strlen(out) < 600, "evidence: %zu bytes", strlen(out));
+	snprintf(small, sizeof(small), "untouched");
+	is_int(osh_policy_evidence(&b, &b, small, sizeof(small), NULL), -ENOSPC,
+	       "evidence: too small a buffer is -ENOSPC");
+	is_str(small, "untouched", "evidence: out untouched on error");
 }
 
 /* s with newlines shown as \n, so a TAP line stays one line. */
@@ -323,6 +457,8 @@ int main(void)
 	test_driver_json();
 	test_argv();
 	test_parse_sandbox();
+	test_parse_policy();
+	test_evidence();
 	test_parse_sentinel();
 	test_decide();
 	return done_testing();
