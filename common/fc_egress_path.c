@@ -18,17 +18,7 @@
 
 #include "fc_egress_int.h"
 #include "fc_glob.h"
-
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "fc_hash.h"
 
 static bool is_unreserved(unsigned c)
 {
@@ -75,8 +65,8 @@ static int put_segment(struct cbuf *b, const char *s, const char *e, bool allow_
 			cb_put(b, (char)c);
 			continue;
 		}
-		hi = p + 2 < e ? hexv(p[1]) : -1;
-		lo = hi >= 0 ? hexv(p[2]) : -1;
+		hi = p + 2 < e ? fc_hex_digit(p[1]) : -1;
+		lo = hi >= 0 ? fc_hex_digit(p[2]) : -1;
 		if (lo < 0) {
 			*why = "bad percent-escape in path";
 			return FC_EPOLICY;
@@ -175,8 +165,8 @@ static bool qdecode(const char *s, const char *e, char *out, size_t size)
 		if (c == '+') {
 			c = ' ';
 		} else if (c == '%') {
-			int hi = p + 2 < e ? hexv(p[1]) : -1;
-			int lo = hi >= 0 ? hexv(p[2]) : -1;
+			int hi = p + 2 < e ? fc_hex_digit(p[1]) : -1;
+			int lo = hi >= 0 ? fc_hex_digit(p[2]) : -1;
 
 			if (lo < 0)
 				return false;

@@ -57,6 +57,17 @@ int fc_sha256_buf(const void *buf, size_t len, uint8_t out[FC_SHA256_LEN])
 	return 0;
 }
 
+int fc_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void fc_hex(const uint8_t *in, size_t len, char *out)
 {
 	static const char digits[] = "0123456789abcdef";

@@ -29,6 +29,9 @@ int fc_sha256_buf(const void *buf, size_t len, uint8_t out[FC_SHA256_LEN]);
 /* Lower-case hex of len bytes into out (2 * len + 1 bytes). */
 void fc_hex(const uint8_t *in, size_t len, char *out);
 
+/* The value of one hex digit (either case), or -1. */
+int fc_hex_digit(char c);
+
 /*
  * XXH3-128 of everything readable from fd (from offset 0, with pread), as
  * 32 lower-case hex digits. Returns 0 or -errno.

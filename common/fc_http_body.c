@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fc_hash.h"
 #include "fc_http_int.h"
 
 enum {
@@ -68,17 +69,6 @@ void fc_http_body_for_response(struct fc_http_body *b, const struct fc_http_resp
 		body_set(b, FC_HTTP_BODY_EOF, 0);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One byte of a chunk-size line (CH_SIZE, CH_EXT). */
 static int chunk_size_byte(struct fc_http_body *b, char c, struct fc_diag *d)
 {
@@ -101,7 +91,7 @@ static int chunk_size_byte(struct fc_http_body *b, char c, struct fc_diag *d)
 		b->state = CH_EXT;
 		return 0;
 	}
-	h = hexval(c);
+	h = fc_hex_digit(c);
 	if (h < 0)
 		return fc_diag_set(d, FC_EPROTO, "invalid chunk size");
 	if (b->remaining > (UINT64_C(1) << 59))

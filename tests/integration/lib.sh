@@ -269,6 +269,28 @@ fc_require_fuse() {
 	fc_require_cmd fusermount3
 }
 
+# fc_require_docker: a docker engine that answers, the sandbox image
+# ($IMAGE, default forkcell-sandbox:latest from `make docker-image`), and
+# DOCKERD_PID. Defines hctl (forkcellctl on $STORE) and hcat, which run in
+# dockerd's mount namespace: dockerd resolves bind sources there, so mounts
+# that containers see must be made there, not in this test's namespace.
+fc_require_docker() {
+	fc_require_cmd docker nsenter
+	IMAGE=${FORKCELL_IMAGE:-forkcell-sandbox:latest}
+	fc_t 30 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
+		skip_all "no docker engine answers (start one with scripts/start-dockerd.sh)"
+	fc_t 30 docker image inspect "$IMAGE" >/dev/null 2>&1 ||
+		skip_all "no image $IMAGE (build it with make docker-image)"
+	DOCKERD_PID=$(pgrep -o -x dockerd) || skip_all "cannot find the dockerd process"
+}
+hctl() {
+	timeout -k 10 "$FC_TIMEOUT" nsenter --mount="/proc/$DOCKERD_PID/ns/mnt" -- \
+		"$FC_CTL" --store "$STORE" "$@"
+}
+hcat() {
+	nsenter --mount="/proc/$DOCKERD_PID/ns/mnt" -- cat "$@"
+}
+
 # fc_require_binaries: forkcellctl and forkcellfs must be built.
 fc_require_binaries() {
 	[ -x "$FC_CTL" ] || skip_all "forkcellctl not built in $FORKCELL_BIN"

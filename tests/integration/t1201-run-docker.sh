@@ -12,22 +12,9 @@
 
 fc_require_binaries
 fc_require_fuse
-fc_require_cmd docker nsenter python3
-IMAGE=${FORKCELL_IMAGE:-forkcell-sandbox:latest}
-fc_t 30 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
-	skip_all "no docker engine answers (start one with scripts/start-dockerd.sh)"
-fc_t 30 docker image inspect "$IMAGE" >/dev/null 2>&1 ||
-	skip_all "no image $IMAGE (build it with make docker-image)"
-DOCKERD_PID=$(pgrep -o -x dockerd) || skip_all "cannot find the dockerd process"
+fc_require_cmd python3
+fc_require_docker
 
-# hctl ARGS...: forkcellctl in dockerd's mount namespace.
-hctl() {
-	timeout -k 10 "$FC_TIMEOUT" nsenter --mount="/proc/$DOCKERD_PID/ns/mnt" -- \
-		"$FC_CTL" --store "$STORE" "$@"
-}
-hcat() {
-	nsenter --mount="/proc/$DOCKERD_PID/ns/mnt" -- cat "$@"
-}
 json_get() {
 	python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"
 }
