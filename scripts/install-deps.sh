@@ -19,6 +19,8 @@ PACKAGES=(
 	# tests: TAP runner (prove is in perl), FUSE, store inspection, oracles
 	perl lmdb-utils fuse-overlayfs attr acl e2fsprogs util-linux kmod
 	procps psmisc coreutils findutils python3 git
+	# policy tests: test CAs (openssl), veth pairs and namespaces (iproute2)
+	openssl iproute2 ca-certificates
 	# stress and benchmarks
 	stress-ng fio hyperfine busybox-static
 	# the docker runtime and its tests (Docker Engine API over the socket)
