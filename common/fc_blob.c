@@ -4,8 +4,9 @@
  * An own blob's bytes are in STORE/blobs/<xx>/<16 hex id> (xx = low byte of
  * the id). Copies are made in STORE/tmp and renamed into blobs/ before
  * the record naming them is written, so blobs/ never holds a half-copied
- * file; empty blobs are created in place (fc_blob_create). A copy-up clones (FICLONE) where the store's filesystem can, else
- * copies with copy_file_range, skipping holes (SEEK_DATA/SEEK_HOLE).
+ * file; empty blobs are created in place (fc_blob_create). A copy-up
+ * clones (FICLONE) where the store's filesystem can, else copies with
+ * copy_file_range, skipping holes (SEEK_DATA/SEEK_HOLE).
  *
  * Base blobs are files of an `init --from` directory, read in place until
  * the first write copies them up. They are opened beneath the base

@@ -57,6 +57,7 @@ struct proxy {
 	struct fc_egress *egress;
 	const char *run_id; /* NULL if not given */
 	const char *cell;   /* NULL if not given */
+	pid_t parent;       /* getppid() at start: a change means an orphaned proxy */
 	int events_fd;
 	int listen_fd;      /* made in the sandbox netns; owned by listener once wrapped */
 	int diag_fd;        /* NETLINK_SOCK_DIAG in the sandbox netns */

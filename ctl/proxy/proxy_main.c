@@ -8,8 +8,8 @@
  * Startup: parse the policy (the same bytes forkcellctl hashed), open the
  * events file, load the CA, make the listener inside the sandbox's network
  * namespace, then write "ready\n" to --ready-fd and serve until SIGTERM or
- * SIGINT. Shutdown closes every connection, fsyncs the events file and
- * prints one summary line on stdout. Exit: 0 after a signal, 1 for a
+ * SIGINT (or once the parent process is gone). Shutdown closes every
+ * connection, fsyncs the events file and prints one summary line on stdout. Exit: 0 after a signal, 1 for a
  * startup error ("forkcell-proxy: ..." on stderr), 2 for usage errors.
  */
 #include "proxy.h"
@@ -27,6 +27,8 @@
 
 #include "fc_fileio.h"
 #include "fc_log.h"
+
+#define PARENT_POLL_SEC 1
 
 struct opts {
 	const char *policy, *events, *netns, *listen;
@@ -267,21 +269,41 @@ static int stop(struct proxy *px)
 	return rc;
 }
 
+/*
+ * The process that started us is gone (nobody will read the summary or
+ * stop us): stop as if told to, instead of serving an orphaned sandbox.
+ * Polled, because PR_SET_PDEATHSIG follows the starting thread, not the
+ * process, and forkcellctl starts the proxy from a helper thread.
+ */
+static void watch_parent(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy *px = arg;
+
+	if (getppid() != px->parent) {
+		fc_log(FC_LOG_WARN, "the parent process exited; stopping");
+		event_base_loopbreak(px->base);
+	}
+}
+
 static int serve(struct proxy *px, int ready_fd)
 {
-	struct event *sigterm, *sigint;
-	int rc = 0;
+	struct timeval every = { PARENT_POLL_SEC, 0 };
+	struct event *sigterm, *sigint, *parent;
+	int rc = 0, wrc;
 
 	sigterm = evsignal_new(px->base, SIGTERM, on_signal, px);
 	sigint = evsignal_new(px->base, SIGINT, on_signal, px);
-	if (!sigterm || !sigint || event_add(sigterm, NULL) < 0 || event_add(sigint, NULL) < 0) {
+	parent = event_new(px->base, -1, EV_PERSIST, watch_parent, px);
+	if (!sigterm || !sigint || !parent || event_add(sigterm, NULL) < 0 ||
+	    event_add(sigint, NULL) < 0 || event_add(parent, &every) < 0) {
 		fprintf(stderr, "forkcell-proxy: cannot watch signals\n");
 		rc = 1;
 		goto out;
 	}
-	if (fc_write_all(ready_fd, "ready\n", 6) < 0) {
+	wrc = fc_write_all(ready_fd, "ready\n", 6);
+	if (wrc < 0) {
 		fprintf(stderr, "forkcell-proxy: cannot write to --ready-fd: %s\n",
-			strerror(errno));
+			fc_strerror(wrc));
 		rc = 1;
 		goto out;
 	}
@@ -292,12 +314,15 @@ out:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
+	if (parent)
+		event_free(parent);
 	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	struct proxy px = { .events_fd = -1, .listen_fd = -1, .diag_fd = -1 };
+	sigset_t stop_sigs;
 	struct fc_diag d;
 	struct opts o;
 	int rc;
@@ -312,7 +337,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "forkcell-proxy: cannot open log '%s'\n", o.log);
 		return 1;
 	}
+	/* A parent may hand down blocked or ignored stop signals. */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &stop_sigs, NULL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
+	px.parent = getppid();
 	event_set_log_callback(event_log);
 	raise_nofile();
 	fc_diag_init(&d);

@@ -511,6 +511,21 @@ test_expect_success 'summary counts of a known sequence' '
 	test_cmp_str "$(wc -l <"$T/events2.jsonl")" "$(json_get "$T/px2.out" "r[\"events\"]")"
 '
 
+test_expect_success 'an orphaned proxy stops by itself and still prints its summary' '
+	(
+		"$FC_PROXY" --policy "$T/policy2.yaml" --events "$T/events3.jsonl" \
+			--netns "/proc/$(cat "$T/sbx.pid")/ns/net" --ready-fd 3 \
+			3>"$T/ready.px3" >"$T/px3.out" 2>"$T/logs/px3.log" </dev/null &
+		echo $! >"$T/px3.pid"
+		for i in $(seq 100); do grep -q ready "$T/ready.px3" && break; sleep 0.1; done
+	)
+	fc_record_pid "$(cat "$T/px3.pid")"
+	grep -q ready "$T/ready.px3"
+	fc_wait_pid_gone "$(cat "$T/px3.pid")" 10
+	json_get "$T/px3.out" "r[\"events\"]"
+	test_grep "parent process exited" "$T/logs/px3.log"
+'
+
 test_expect_success 'usage and startup errors' '
 	rc=0 && "$FC_PROXY" --bogus 2>"$T/e1" || rc=$? && test_cmp_int 2 $rc &&
 	rc=0 && "$FC_PROXY" --policy "$T/policy.yaml" 2>"$T/e2" || rc=$? && test_cmp_int 2 $rc &&
