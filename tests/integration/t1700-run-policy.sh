@@ -132,6 +132,9 @@ test_expect_success 'a denied host is refused with a 403 and a denied event in t
 	test_cmp_str True "$(json_get "$TEST_TMP/r1.json" "r[\"policy\"][\"enforced\"]")" &&
 	test_cmp_str True "$(json_get "$TEST_TMP/r1.json" "any(e[\"decision\"] == \"denied\" and e[\"dst\"].startswith(\"evil.test:\") for e in r[\"policy_events\"])")" &&
 	test_cmp_str True "$(json_get "$TEST_TMP/r1.json" "r[\"events\"][\"lines\"] >= 1")" &&
+	test_cmp_str True "$(json_get "$TEST_TMP/r1.json" "r[\"events\"][\"matches_proxy_count\"]")" &&
+	test_cmp_str "$(sha256sum <"$(json_get "$TEST_TMP/r1.json" "r[\"events\"][\"file\"]")" | cut -d" " -f1)" \
+		"$(json_get "$TEST_TMP/r1.json" "r[\"events\"][\"sha256\"]")" &&
 	! grep -q evil.test "$TEST_TMP/upstream.log"
 '
 
