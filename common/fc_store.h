@@ -180,15 +180,17 @@ int fc_symlink_put(struct fc_txn *t, const struct fc_view *v, uint64_t ino, cons
 
 int fc_blob_get(struct fc_txn *t, uint64_t id, struct fc_blob *out);
 /*
- * Create a new own blob born in gen, with an empty file (created in tmp/,
- * fsync'ed later by the writer, linked into blobs/ before the record is
- * written). Refcount starts at 0; fc_inode_put of an inode naming it adds
+ * Create a new own blob born in gen, with an empty file created directly
+ * in blobs/ (an empty file needs no atomic fill; a leftover of a crashed
+ * transaction is reused, and fsck reports one nobody names as garbage).
+ * Refcount starts at 0; fc_inode_put of an inode naming it adds
  * the reference. *fd_out is the open O_RDWR|O_CLOEXEC file.
  */
 int fc_blob_create(struct fc_txn *t, uint64_t gen, uint64_t *id_out, int *fd_out);
 /*
  * As fc_blob_create, with the content of blob src (FICLONE when the store
- * supports reflinks, else copy_file_range; holes are kept).
+ * supports reflinks, else copy_file_range; holes are kept). The copy is
+ * made in tmp/ and renamed into blobs/ once complete.
  */
 int fc_blob_copyup(struct fc_txn *t, uint64_t src, uint64_t gen, uint64_t *id_out, int *fd_out);
 /* Open the bytes of a blob (own file or base path, never following links). */
