@@ -107,20 +107,24 @@ struct fs_ctx {
 	struct fs_inode *dirty_head;
 
 	/* The overlay flusher (fs_attr.c): writes the overlays of closed
-	 * files in one txn every FS_FLUSH_MS. flush_lock guards the rest. */
+	 * files in one txn every FS_FLUSH_MS, and fsyncs the store when the
+	 * control thread asks (sync_want) after a switch. flush_lock guards
+	 * the rest. */
 	pthread_t flush_thread;
 	bool flush_started;
 	pthread_mutex_t flush_lock;
 	pthread_cond_t flush_cond;
 	bool flush_stop;
+	bool sync_want;
 
 	int lock_fd;              /* writer lock, -1 if none */
 	int ctl_fd;               /* listening control socket, -1 if none */
 	int ctl_wake[2];          /* pipe that stops the control thread */
 	pthread_t ctl_thread;
 	bool ctl_started;
-	/* A generation switch committed without fsync: the control thread
-	 * syncs after replying (see fs_ctl_answer). Control thread only. */
+	/* A generation switch committed without fsync: after replying, the
+	 * control thread hands the fsync to the flusher (see fs_ctl_answer).
+	 * Control thread only. */
 	bool sync_pending;
 	bool info_written;
 	int64_t started;
@@ -212,6 +216,9 @@ int fs_dirty_flush_all(struct fs_ctx *ctx);
  */
 int fs_flusher_start(struct fs_ctx *ctx);
 void fs_flusher_stop(struct fs_ctx *ctx);
+/* Ask the flusher to fsync the store soon; false when it does not run
+ * (read-only mount), and the caller syncs itself. */
+bool fs_flusher_sync_soon(struct fs_ctx *ctx);
 
 /* ---- copy-up and the shared blob fd (fs_copyup.c) ---- */
 

@@ -326,9 +326,13 @@ static void *fs_flusher_main(void *arg)
 		ts.tv_nsec += FS_FLUSH_MS * 1000000L;
 		ts.tv_sec += ts.tv_nsec / 1000000000L;
 		ts.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&ctx->flush_cond, &ctx->flush_lock, &ts);
+		if (!ctx->sync_want)
+			pthread_cond_timedwait(&ctx->flush_cond, &ctx->flush_lock, &ts);
 		if (ctx->flush_stop)
 			break;
+		bool sync = ctx->sync_want;
+
+		ctx->sync_want = false;
 		pthread_mutex_unlock(&ctx->flush_lock);
 		if (fs_dirty_any(ctx)) {
 			/* Like a request: the view must not switch under the txn.
@@ -336,6 +340,14 @@ static void *fs_flusher_main(void *arg)
 			pthread_rwlock_rdlock(&ctx->view_lock);
 			fs_dirty_flush_all_log(ctx, FC_LOG_WARN);
 			pthread_rwlock_unlock(&ctx->view_lock);
+		}
+		/* Switches asked for in a burst share this one fsync. */
+		if (sync) {
+			int rc = fc_store_sync(ctx->st);
+
+			if (rc < 0)
+				fc_log(FC_LOG_ERR, "cannot sync the store after a switch: %s",
+				       fc_strerror(rc));
 		}
 		pthread_mutex_lock(&ctx->flush_lock);
 	}
@@ -356,6 +368,7 @@ int fs_flusher_start(struct fs_ctx *ctx)
 	pthread_cond_init(&ctx->flush_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	ctx->flush_stop = false;
+	ctx->sync_want = false;
 	rc = pthread_create(&ctx->flush_thread, NULL, fs_flusher_main, ctx);
 	if (rc != 0) {
 		pthread_cond_destroy(&ctx->flush_cond);
@@ -364,6 +377,17 @@ int fs_flusher_start(struct fs_ctx *ctx)
 	}
 	ctx->flush_started = true;
 	return 0;
+}
+
+bool fs_flusher_sync_soon(struct fs_ctx *ctx)
+{
+	if (!ctx->flush_started)
+		return false;
+	pthread_mutex_lock(&ctx->flush_lock);
+	ctx->sync_want = true;
+	pthread_cond_signal(&ctx->flush_cond);
+	pthread_mutex_unlock(&ctx->flush_lock);
+	return true;
 }
 
 void fs_flusher_stop(struct fs_ctx *ctx)

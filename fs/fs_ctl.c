@@ -288,13 +288,17 @@ static int fs_ctl_answer(struct fs_ctx *ctx, int fd, const cJSON *req)
 		return -ENOMEM;
 	rc = fc_ctl_send(fd, reply, FS_CTL_IO_MS);
 	cJSON_Delete(reply);
+	/* The fsync runs on the flusher thread, so the next request does not
+	 * wait for it; switches in a burst share one. */
 	if (ctx->sync_pending) {
 		ctx->sync_pending = false;
-		int src = fc_store_sync(ctx->st);
+		if (!fs_flusher_sync_soon(ctx)) {
+			int src = fc_store_sync(ctx->st);
 
-		if (src < 0)
-			fc_log(FC_LOG_ERR, "cannot sync the store after a switch: %s",
-			       fc_strerror(src));
+			if (src < 0)
+				fc_log(FC_LOG_ERR, "cannot sync the store after a switch: %s",
+				       fc_strerror(src));
+		}
 	}
 	return rc;
 }
