@@ -36,18 +36,18 @@ network_policies:
     binaries: [{path: /bin/busybox}]
 EOF
 drun() {
-	hctl run c1 --runtime docker --image "$IMAGE" --policy "$TEST_TMP/policy.yaml" "$@"
+	hctl run polc --runtime docker --image "$IMAGE" --policy "$TEST_TMP/policy.yaml" "$@"
 }
 
 test_expect_success 'set up a cell mounted in dockerd'"'"'s namespace' '
 	ip link set lo up &&
 	mkdir -p "$TEST_TMP/src" && echo base >"$TEST_TMP/src/a.txt" &&
-	fc_init c1 "$TEST_TMP/src" &&
-	hctl mount c1 "$TEST_TMP/mnt" --allow-other
+	fc_init polc "$TEST_TMP/src" &&
+	hctl mount polc "$TEST_TMP/mnt" --allow-other
 '
 docker_cleanup() {
 	local rc=$?
-	hctl umount c1 >/dev/null 2>&1 ||
+	hctl umount polc >/dev/null 2>&1 ||
 		nsenter --mount="/proc/$DOCKERD_PID/ns/mnt" -- umount -l "$TEST_TMP/mnt" 2>/dev/null
 	(exit $rc)
 	fc_cleanup
@@ -78,7 +78,7 @@ test_expect_success 'Landlock: /tmp is not writable, the workdir is' '
 '
 
 test_expect_success 'no container, proxy or run directory is left behind' '
-	test_cmp_str "" "$(docker ps -aq --filter label=forkcell.cell=c1)" &&
+	test_cmp_str "" "$(docker ps -aq --filter label=forkcell.cell=polc)" &&
 	! pgrep -f "forkcell-proxy .*$STORE/" &&
 	test_cmp_str "" "$(ls "$STORE/run" | grep "^r-" || true)"
 '
