@@ -1,6 +1,7 @@
 /*
  * cmd_maint: store maintenance: gc (reclaim abandoned generations and
- * unreferenced blobs) and fsck (check the store's invariants).
+ * unreferenced blobs; with --all also the run directories of governed runs
+ * whose forkcellctl was killed) and fsck (check the store's invariants).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,9 +11,10 @@
 #include "fc_ctlproto.h"
 #include "fc_fsck.h"
 #include "fc_gc.h"
+#include "run_enforce.h"
 
 static void gc_print(struct ctl *c, const struct fc_gc_opts *o, const struct fc_gc_stats *s,
-		     double ms)
+		     uint64_t run_dirs, double ms)
 {
 	cJSON *r;
 
@@ -25,6 +27,8 @@ static void gc_print(struct ctl *c, const struct fc_gc_opts *o, const struct fc_
 			printf("; orphan files: %llu (%llu bytes)",
 			       (unsigned long long)s->orphan_files,
 			       (unsigned long long)s->orphan_bytes);
+		if (run_dirs)
+			printf("; stale run directories: %llu", (unsigned long long)run_dirs);
 		printf(" in %.1f ms\n", ms);
 		if (!o->cell && !s->swept)
 			fprintf(stderr, "forkcellctl: note: orphan files not swept while a daemon "
@@ -42,6 +46,7 @@ static void gc_print(struct ctl *c, const struct fc_gc_opts *o, const struct fc_
 	cJSON_AddBoolToObject(r, "swept", s->swept);
 	cJSON_AddNumberToObject(r, "orphan_files", (double)s->orphan_files);
 	cJSON_AddNumberToObject(r, "orphan_bytes", (double)s->orphan_bytes);
+	cJSON_AddNumberToObject(r, "stale_run_dirs", (double)run_dirs);
 	cJSON_AddNumberToObject(r, "duration_ms", ms);
 	ctl_json_out(r);
 }
@@ -59,6 +64,7 @@ int cmd_gc(struct ctl *c, int argc, char **argv)
 	struct fc_gc_stats s;
 	struct fc_diag d;
 	bool all = false;
+	uint64_t run_dirs = 0;
 	double t0;
 	int opt, rc;
 
@@ -78,9 +84,12 @@ int cmd_gc(struct ctl *c, int argc, char **argv)
 	fc_diag_init(&d);
 	t0 = ctl_now_ms();
 	rc = fc_gc(c->st, &o, &s, &d);
+	/* Store-wide: also the run directories of killed governed runs. */
+	if (rc == 0 && all)
+		rc = run_enforce_sweep(c, o.dry_run, &run_dirs, &d);
 	if (rc < 0)
 		return ctl_fail(c, rc, &d);
-	gc_print(c, &o, &s, ctl_now_ms() - t0);
+	gc_print(c, &o, &s, run_dirs, ctl_now_ms() - t0);
 	return CTL_EXIT_OK;
 }
 

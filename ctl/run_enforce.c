@@ -8,12 +8,14 @@
  */
 #include "run_enforce.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,6 +79,10 @@ static int make_run_dir(struct ctl *c, const char *run_id, struct run_enforce *e
 	e->dirfd = openat(c->st->root_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (e->dirfd < 0)
 		return fc_diag_set(d, -errno, "cannot open %s/%s: %m", c->st->path, rel);
+	/* Held for the whole run: `gc --all` removes only directories nobody
+	 * holds, the debris of a forkcellctl that was killed. */
+	if (flock(e->dirfd, LOCK_EX | LOCK_NB) < 0)
+		return fc_diag_set(d, -errno, "cannot lock %s/%s: %m", c->st->path, rel);
 	snprintf(e->dir, sizeof(e->dir), "%s/%s", c->st->path, rel);
 	if (mkfifoat(e->dirfd, "gate", 0600) < 0 || mkfifoat(e->dirfd, "status", 0600) < 0)
 		return fc_diag_set(d, -errno, "cannot create the gate FIFOs in %s: %m", e->dir);
@@ -224,14 +230,59 @@ size_t run_enforce_env(const struct run_enforce *e, char **env, size_t n)
 	return n;
 }
 
+/* The files a run directory holds; anything else stays (and so does the directory). */
+static void run_dir_empty(int dirfd)
+{
+	static const char *const names[] = { "gate", "status", "ca-bundle.pem", "proxy.log" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		unlinkat(dirfd, names[i], 0);
+}
+
+int run_enforce_sweep(struct ctl *c, bool dry_run, uint64_t *count, struct fc_diag *d)
+{
+	int runfd = openat(c->st->root_fd, "run", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *dir;
+	struct dirent *de;
+
+	*count = 0;
+	if (runfd < 0)
+		return errno == ENOENT ? 0 : fc_diag_set(d, -errno, "cannot open %s/run: %m",
+							 c->st->path);
+	dir = fdopendir(runfd);
+	if (!dir) {
+		close(runfd);
+		return fc_diag_set(d, -errno, "cannot read %s/run: %m", c->st->path);
+	}
+	while ((de = readdir(dir))) {
+		int fd;
+
+		if (strncmp(de->d_name, "r-", 2) != 0)
+			continue;
+		fd = openat(runfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* A run in progress holds the lock: leave its directory alone. */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			if (!dry_run) {
+				run_dir_empty(fd);
+				if (unlinkat(runfd, de->d_name, AT_REMOVEDIR) < 0)
+					fprintf(stderr, "forkcellctl: warning: cannot remove "
+						"%s/run/%s: %m\n", c->st->path, de->d_name);
+			}
+			(*count)++;
+		}
+		close(fd);
+	}
+	closedir(dir);
+	return 0;
+}
+
 void run_enforce_cleanup(struct run_enforce *e)
 {
 	run_proxy_kill(e);
 	if (e->dirfd >= 0) {
-		unlinkat(e->dirfd, "gate", 0);
-		unlinkat(e->dirfd, "status", 0);
-		unlinkat(e->dirfd, "ca-bundle.pem", 0);
-		unlinkat(e->dirfd, "proxy.log", 0);
+		run_dir_empty(e->dirfd);
 		close(e->dirfd);
 		e->dirfd = -1;
 		/* The directory is empty now unless someone put debris there. */

@@ -15,6 +15,7 @@
 #define RUN_ENFORCE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <cjson/cJSON.h>
@@ -89,6 +90,13 @@ int run_proxy_start(void *arg, pid_t host_pid, struct fc_diag *d);
 
 /* SIGKILL and reap a proxy that is still running (error paths). */
 void run_proxy_kill(struct run_enforce *e);
+
+/*
+ * Remove the run directories (STORE/run/r-*) that no run holds: the debris
+ * of a forkcellctl that was killed. *count: how many were (or, with
+ * dry_run, would be) removed. Errors: -errno reading STORE/run.
+ */
+int run_enforce_sweep(struct ctl *c, bool dry_run, uint64_t *count, struct fc_diag *d);
 
 /* Kill a proxy still running, remove the per-run directory, free. */
 void run_enforce_cleanup(struct run_enforce *e);

@@ -251,6 +251,24 @@ test_expect_success 'a policy with only network rules asks for no Landlock; comm
 	test_cmp_str True "$(json_get "$TEST_TMP/r14.json" "r[\"policy\"][\"enforced\"]")"
 '
 
+test_expect_success 'gc --all removes the run directory of a killed run, never a held one' '
+	mkdir "$STORE/run/r-stale" "$STORE/run/r-held" &&
+	mkfifo "$STORE/run/r-stale/gate" &&
+	echo x >"$STORE/run/r-stale/ca-bundle.pem" &&
+	{ flock -n "$STORE/run/r-held" sleep 30 & } &&
+	holder=$! &&
+	sleep 0.5 &&
+	ctl gc --all --dry-run --format json >"$TEST_TMP/gc1.json" &&
+	test_cmp_str 1 "$(json_get "$TEST_TMP/gc1.json" "r[\"stale_run_dirs\"]")" &&
+	test_path_is_dir "$STORE/run/r-stale" &&
+	ctl gc --all --format json >"$TEST_TMP/gc2.json" &&
+	test_cmp_str 1 "$(json_get "$TEST_TMP/gc2.json" "r[\"stale_run_dirs\"]")" &&
+	test_path_is_missing "$STORE/run/r-stale" &&
+	test_path_is_dir "$STORE/run/r-held" &&
+	kill "$holder" && { wait "$holder" || true; } &&
+	rmdir "$STORE/run/r-held"
+'
+
 test_expect_success 'no proxy, FIFO or run directory is left behind' '
 	! pgrep -f "forkcell-proxy .*$STORE/" &&
 	test_cmp_str "" "$(ls "$STORE/run" | grep "^r-" || true)" &&
