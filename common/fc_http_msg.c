@@ -68,20 +68,36 @@ static int split_request_line(char *line, char **method, char **target, int *min
 	return 0;
 }
 
-/* Origin-form "/path?query" split in t (a writable copy). */
-static int parse_origin(struct fc_http_req *r, char *t, struct fc_diag *d)
+/* Split "path?query" in s at its first '?'; an empty path is "/". */
+static void split_path_query(struct fc_http_req *r, char *s)
 {
-	char *q;
-	int rc = fc_http_check_uri_chars(t, strlen(t), d);
+	char *q = strchr(s, '?');
 
-	if (rc < 0)
-		return rc;
-	q = strchr(t, '?');
 	if (q) {
 		*q = '\0';
 		r->query = q + 1;
 	}
-	r->path = t;
+	r->path = *s ? s : "/";
+}
+
+/* Take a parsed authority as the request's host (copied into host) and port. */
+static void set_authority(struct fc_http_req *r, const struct fc_http_authority *a, char *host,
+			  uint16_t port)
+{
+	memcpy(host, a->host, strlen(a->host) + 1);
+	r->host = host;
+	r->host_is_ip6 = a->ip6;
+	r->port = port;
+}
+
+/* Origin-form "/path?query" split in t (a writable copy). */
+static int parse_origin(struct fc_http_req *r, char *t, struct fc_diag *d)
+{
+	int rc = fc_http_check_uri_chars(t, strlen(t), d);
+
+	if (rc < 0)
+		return rc;
+	split_path_query(r, t);
 	r->form = FC_HTTP_ORIGIN;
 	return 0;
 }
@@ -111,25 +127,8 @@ static int parse_absolute(struct fc_http_req *r, char *t, char *host, struct fc_
 	rc = fc_http_parse_authority(auth, (size_t)(rest - auth), &a, d);
 	if (rc < 0)
 		return rc;
-	memcpy(host, a.host, strlen(a.host) + 1);
-	r->host = host;
-	r->host_is_ip6 = a.ip6;
-	r->port = a.has_port ? a.port : default_port(r->scheme);
-	if (*rest == '?') {
-		*rest = '\0';
-		r->query = rest + 1;
-		r->path = "/";
-	} else if (*rest == '\0') {
-		r->path = "/";
-	} else {
-		char *q = strchr(rest, '?');
-
-		if (q) {
-			*q = '\0';
-			r->query = q + 1;
-		}
-		r->path = rest;
-	}
+	set_authority(r, &a, host, a.has_port ? a.port : default_port(r->scheme));
+	split_path_query(r, rest);
 	r->form = FC_HTTP_ABSOLUTE;
 	return 0;
 }
@@ -146,10 +145,7 @@ static int parse_target(struct fc_http_req *r, char *t, char *host, struct fc_di
 			return rc;
 		if (!a.has_port)
 			return fc_diag_set(d, FC_EPROTO, "CONNECT target without a port");
-		memcpy(host, a.host, strlen(a.host) + 1);
-		r->host = host;
-		r->host_is_ip6 = a.ip6;
-		r->port = a.port;
+		set_authority(r, &a, host, a.port);
 		r->form = FC_HTTP_AUTHORITY;
 		return 0;
 	}
@@ -180,10 +176,7 @@ static int check_host(struct fc_http_req *r, const struct fc_http_framing *f, ch
 	if (rc < 0)
 		return rc;
 	if (r->form == FC_HTTP_ORIGIN || r->form == FC_HTTP_ASTERISK) {
-		memcpy(host, a.host, strlen(a.host) + 1);
-		r->host = host;
-		r->host_is_ip6 = a.ip6;
-		r->port = a.has_port ? a.port : 0;
+		set_authority(r, &a, host, a.has_port ? a.port : 0);
 		return 0;
 	}
 	if (strcmp(a.host, r->host) != 0)
