@@ -252,3 +252,30 @@ int fc_canon_json(const cJSON *item, char **out, size_t *len, struct fc_diag *d)
 	*len = b.len;
 	return 0;
 }
+
+int fc_json_line(const cJSON *item, size_t max, char **line, size_t *len)
+{
+	char *s = cJSON_PrintUnformatted(item);
+	size_t n;
+	char *r;
+
+	if (!s)
+		return -ENOMEM;
+	n = strlen(s);
+	if (n + 1 > max) {
+		cJSON_free(s);
+		return FC_EPROTO;
+	}
+	r = malloc(n + 2);
+	if (!r) {
+		cJSON_free(s);
+		return -ENOMEM;
+	}
+	memcpy(r, s, n);
+	r[n] = '\n';
+	r[n + 1] = '\0';
+	cJSON_free(s);
+	*line = r;
+	*len = n + 1;
+	return 0;
+}

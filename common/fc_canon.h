@@ -27,6 +27,14 @@
  */
 int fc_canon_json(const cJSON *item, char **out, size_t *len, struct fc_diag *d);
 
+/*
+ * Print item compactly (cJSON's own printer, not the canonical form)
+ * followed by '\n': one line of a JSON-lines file or protocol. *line is
+ * NUL-terminated, freed with free(); *len counts the '\n' but not the NUL.
+ * Errors: -ENOMEM; FC_EPROTO when the line would be longer than max bytes.
+ */
+int fc_json_line(const cJSON *item, size_t max, char **line, size_t *len);
+
 /* Is s (len bytes) valid UTF-8 without NUL? */
 int fc_utf8_valid(const char *s, size_t len);
 

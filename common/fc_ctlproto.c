@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fc_canon.h"
 #include "fc_codec.h"
 #include "fc_store.h"
 
@@ -115,29 +116,7 @@ int fc_ctl_parse(const char *buf, size_t len, cJSON **out, struct fc_diag *d)
 
 int fc_ctl_encode(const cJSON *obj, char **line, size_t *len)
 {
-	char *s = cJSON_PrintUnformatted(obj);
-	size_t n;
-	char *r;
-
-	if (!s)
-		return -ENOMEM;
-	n = strlen(s);
-	if (n + 1 > FC_CTL_LINE_MAX) {
-		cJSON_free(s);
-		return FC_EPROTO;
-	}
-	r = cJSON_malloc(n + 2);
-	if (!r) {
-		cJSON_free(s);
-		return -ENOMEM;
-	}
-	memcpy(r, s, n);
-	r[n] = '\n';
-	r[n + 1] = '\0';
-	cJSON_free(s);
-	*line = r;
-	*len = n + 1;
-	return 0;
+	return fc_json_line(obj, FC_CTL_LINE_MAX, line, len);
 }
 
 int fc_ctl_request_op(const cJSON *req, const char **op, struct fc_diag *d)
@@ -402,7 +381,7 @@ int fc_ctl_send(int fd, const cJSON *obj, int timeout_ms)
 		}
 		off += (size_t)n;
 	}
-	cJSON_free(line);
+	free(line);
 	return rc;
 }
 

@@ -72,8 +72,9 @@ int fc_ctl_run_name(const char *cell, uint64_t ckpt, const char *suffix, char *o
 int fc_ctl_parse(const char *buf, size_t len, cJSON **out, struct fc_diag *d);
 
 /*
- * Print obj unformatted followed by '\n'. Caller frees *line with
- * cJSON_free(). Returns 0, -ENOMEM, FC_EPROTO when it exceeds the line limit.
+ * Print obj unformatted followed by '\n' (fc_json_line with the protocol's
+ * line limit). Caller frees *line with free(). Returns 0, -ENOMEM,
+ * FC_EPROTO when it exceeds the line limit.
  */
 int fc_ctl_encode(const cJSON *obj, char **line, size_t *len);
 

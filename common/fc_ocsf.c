@@ -19,8 +19,11 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fc_canon.h"
 
 #define OCSF_CATEGORY_NETWORK 4
 #define OCSF_DISPOSITION_ALLOWED 1
@@ -223,26 +226,10 @@ static void add_context(cJSON *o, const struct fc_ocsf_event *ev)
 /* Print o as one line + '\n'. Consumes o. */
 static int finish(cJSON *o, char **line, size_t *len)
 {
-	char *s = cJSON_PrintUnformatted(o);
-	size_t n;
-	char *r;
+	int rc = fc_json_line(o, SIZE_MAX, line, len);
 
 	cJSON_Delete(o);
-	if (!s)
-		return -ENOMEM;
-	n = strlen(s);
-	r = malloc(n + 2);
-	if (!r) {
-		cJSON_free(s);
-		return -ENOMEM;
-	}
-	memcpy(r, s, n);
-	r[n] = '\n';
-	r[n + 1] = '\0';
-	cJSON_free(s);
-	*line = r;
-	*len = n + 1;
-	return 0;
+	return rc;
 }
 
 /* cJSON adders do nothing on OOM, so a sweep afterwards tells if all landed. */

@@ -31,7 +31,7 @@ POLICY_HDR := common/fc_policy.h common/fc_policy_int.h common/fc_glob.h common/
 POLICY_LIBS := -lyaml $(shell pkg-config --libs libcjson openssl libxxhash lmdb 2>/dev/null)
 
 CTL_SEEDS := tests/fuzz/corpus/ctlproto
-CTL_SRC := common/fc_ctlproto.c common/fc_codec.c common/fc_err.c
+CTL_SRC := common/fc_ctlproto.c common/fc_canon.c common/fc_codec.c common/fc_err.c
 CTL_LIBS := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 
 HTTP_SEEDS := tests/fuzz/corpus/http

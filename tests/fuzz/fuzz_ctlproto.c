@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fc_ctl_parse(line, len, &back, &d) < 0 || !cJSON_Compare(o, back, 1))
 			abort();
 	}
-	cJSON_free(line);
+	free(line);
 	cJSON_Delete(back);
 	cJSON_Delete(o);
 	return 0;
