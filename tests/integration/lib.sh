@@ -291,6 +291,21 @@ hcat() {
 	nsenter --mount="/proc/$DOCKERD_PID/ns/mnt" -- cat "$@"
 }
 
+# fc_docker_umount_on_exit CELL: CELL's mount at $TEST_TMP/mnt lives in
+# dockerd's namespace, out of fc_cleanup's sight: unmount it there at exit,
+# then clean up as usual. Call it at the top level, not in a test body.
+fc_docker_umount_on_exit() {
+	FC_DOCKER_CELL=$1
+	trap fc_docker_cleanup EXIT
+}
+fc_docker_cleanup() {
+	local rc=$?
+	hctl umount "$FC_DOCKER_CELL" >/dev/null 2>&1 ||
+		nsenter --mount="/proc/$DOCKERD_PID/ns/mnt" -- umount -l "$TEST_TMP/mnt" 2>/dev/null
+	(exit $rc)
+	fc_cleanup
+}
+
 # fc_require_binaries: forkcellctl and forkcellfs must be built.
 fc_require_binaries() {
 	[ -x "$FC_CTL" ] || skip_all "forkcellctl not built in $FORKCELL_BIN"

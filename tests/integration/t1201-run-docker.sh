@@ -32,15 +32,7 @@ test_expect_success 'set up a cell mounted in dockerd'"'"'s namespace' '
 	fc_init c1 "$TEST_TMP/src" &&
 	hctl mount c1 "$TEST_TMP/mnt" --allow-other
 '
-# The mount lives in dockerd's namespace, out of fc_cleanup's sight.
-docker_cleanup() {
-	local rc=$?
-	hctl umount c1 >/dev/null 2>&1 ||
-		nsenter --mount="/proc/$DOCKERD_PID/ns/mnt" -- umount -l "$TEST_TMP/mnt" 2>/dev/null
-	(exit $rc)
-	fc_cleanup
-}
-trap docker_cleanup EXIT
+fc_docker_umount_on_exit c1
 
 test_expect_success 'a failing command with --restore-on-fail is restored' '
 	drun --restore-on-fail -- sh -c "echo bad >a.txt; echo x >new.txt; exit 9" &&

@@ -45,14 +45,7 @@ test_expect_success 'set up a cell mounted in dockerd'"'"'s namespace' '
 	fc_init polc "$TEST_TMP/src" &&
 	hctl mount polc "$TEST_TMP/mnt" --allow-other
 '
-docker_cleanup() {
-	local rc=$?
-	hctl umount polc >/dev/null 2>&1 ||
-		nsenter --mount="/proc/$DOCKERD_PID/ns/mnt" -- umount -l "$TEST_TMP/mnt" 2>/dev/null
-	(exit $rc)
-	fc_cleanup
-}
-trap docker_cleanup EXIT
+fc_docker_umount_on_exit polc
 
 test_expect_success 'a denied host gets a 403 from the proxy and a denied event' '
 	drun -- sh -c "printf \"GET http://evil.test/x HTTP/1.1\\r\\nHost: evil.test\\r\\nConnection: close\\r\\n\\r\\n\" | nc -w 10 127.0.0.1 3128 | head -1" >out &&
