@@ -171,13 +171,25 @@ static int docker_call(const char *method, const char *path, const char *json, l
 	return 0;
 }
 
-static void api_message(const char *resp, char *out, size_t cap)
+/* docker_call with the reply parsed: *j is NULL when the body is not JSON. */
+static int docker_call_json(const char *method, const char *path, const char *json,
+			    long timeout_ms, long *code, cJSON **j, struct fc_diag *d)
 {
-	cJSON *j = resp ? cJSON_Parse(resp) : NULL;
+	char *resp = NULL;
+	int rc = docker_call(method, path, json, timeout_ms, code, &resp, d);
+
+	if (rc < 0)
+		return rc;
+	*j = cJSON_Parse(resp ? resp : "");
+	free(resp);
+	return 0;
+}
+
+static void api_message(const cJSON *j, char *out, size_t cap)
+{
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
 
 	snprintf(out, cap, "%s", cJSON_IsString(m) ? m->valuestring : "no message");
-	cJSON_Delete(j);
 }
 
 /* "1.41" -> 141 (major * 100 + minor); -1 when not a version. */
@@ -208,16 +220,14 @@ static void api_negotiate(const cJSON *ver)
 
 static int docker_probe(struct runtime_result *res, struct fc_diag *d)
 {
-	char *resp = NULL;
 	long code = 0;
+	cJSON *j = NULL;
 	/* Unversioned: every engine answers it, whatever versions it supports. */
-	int rc = docker_call("GET", "/version", NULL, 10000, &code, &resp, d);
-	cJSON *j;
+	int rc = docker_call_json("GET", "/version", NULL, 10000, &code, &j, d);
 	const cJSON *v;
 
 	if (rc < 0)
 		return rc;
-	j = cJSON_Parse(resp ? resp : "");
 	v = cJSON_GetObjectItemCaseSensitive(j, "Version");
 	if (code != 200 || !cJSON_IsString(v)) {
 		rc = fc_diag_set(d, FC_ESTATE,
@@ -228,27 +238,24 @@ static int docker_probe(struct runtime_result *res, struct fc_diag *d)
 			 v->valuestring, api_version);
 	}
 	cJSON_Delete(j);
-	free(resp);
 	return rc;
 }
 
 /* The content id of the image the container was made from (for the receipt). */
 static void image_id_of(const char *container, char *out, size_t cap)
 {
-	char path[256], *resp = NULL;
+	char path[256];
 	long code = 0;
-	cJSON *j;
+	cJSON *j = NULL;
 	const cJSON *img;
 
 	api_path(path, sizeof(path), "/containers/%s/json", container);
-	if (docker_call("GET", path, NULL, DOCKER_CALL_TIMEOUT_MS, &code, &resp, NULL) < 0)
+	if (docker_call_json("GET", path, NULL, DOCKER_CALL_TIMEOUT_MS, &code, &j, NULL) < 0)
 		return;
-	j = cJSON_Parse(resp ? resp : "");
 	img = cJSON_GetObjectItemCaseSensitive(j, "Image");
 	if (code == 200 && cJSON_IsString(img))
 		snprintf(out, cap, "%s", img->valuestring);
 	cJSON_Delete(j);
-	free(resp);
 }
 
 static int docker_create(const struct runtime_req *req, struct runtime_result *res, void **state,
@@ -257,7 +264,7 @@ static int docker_create(const struct runtime_req *req, struct runtime_result *r
 	const char *image = req->image ? req->image : DOCKER_IMAGE_DEFAULT;
 	struct docker_state *s = calloc(1, sizeof(*s));
 	cJSON *j = NULL;
-	char *json = NULL, *resp = NULL, path[256], msg[512], user[DOCKER_USER_MAX];
+	char *json = NULL, path[256], msg[512], user[DOCKER_USER_MAX];
 	int64_t t0 = run_now_ns();
 	long code = 0;
 	int rc = docker_spec_user(req, user, d);
@@ -270,12 +277,11 @@ static int docker_create(const struct runtime_req *req, struct runtime_result *r
 		goto out;
 	}
 	api_path(path, sizeof(path), "/containers/create?name=fc-%s", req->run_id);
-	rc = docker_call("POST", path, json, DOCKER_CALL_TIMEOUT_MS, &code, &resp, d);
+	rc = docker_call_json("POST", path, json, DOCKER_CALL_TIMEOUT_MS, &code, &j, d);
 	if (rc < 0)
 		goto out;
-	j = cJSON_Parse(resp ? resp : "");
 	if (code != 201 || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "Id"))) {
-		api_message(resp, msg, sizeof(msg));
+		api_message(j, msg, sizeof(msg));
 		rc = fc_diag_set(d, FC_ESTATE,
 				 "docker: cannot create the container (HTTP %ld): %s%s", code, msg,
 				 code == 404 ? " (no registry is used: build the image with "
@@ -294,7 +300,6 @@ static int docker_create(const struct runtime_req *req, struct runtime_result *r
 	res->sandbox_start_ms = (run_now_ns() - t0) / 1000000;
 out:
 	cJSON_Delete(j);
-	free(resp);
 	free(json);
 	free(s);
 	return rc;
@@ -514,24 +519,22 @@ static int pump(const struct docker_state *s, int sock, struct log_demux *m, int
 /* POST /wait; -ETIMEDOUT after timeout_ms (0: none). */
 static int wait_status(const char *id, long timeout_ms, int *status, struct fc_diag *d)
 {
-	char path[256], *resp = NULL;
+	char path[256];
 	long code = 0;
-	cJSON *j;
+	cJSON *j = NULL;
 	const cJSON *sc;
 	int rc;
 
 	api_path(path, sizeof(path), "/containers/%s/wait", id);
-	rc = docker_call("POST", path, NULL, timeout_ms, &code, &resp, d);
+	rc = docker_call_json("POST", path, NULL, timeout_ms, &code, &j, d);
 	if (rc < 0)
 		return rc;
-	j = cJSON_Parse(resp ? resp : "");
 	sc = cJSON_GetObjectItemCaseSensitive(j, "StatusCode");
 	if (code != 200 || !cJSON_IsNumber(sc))
 		rc = fc_diag_set(d, FC_ESTATE, "docker: no exit status from wait (HTTP %ld)", code);
 	else
 		*status = (int)sc->valuedouble;
 	cJSON_Delete(j);
-	free(resp);
 	return rc;
 }
 
@@ -574,17 +577,16 @@ static int block_signals(struct docker_state *s, struct fc_diag *d)
 /* State.Pid: the container's first process in the host pid namespace (0: not running). */
 static int container_pid(const char *id, pid_t *pid, struct fc_diag *d)
 {
-	char path[256], *resp = NULL;
+	char path[256];
 	long code = 0;
-	cJSON *j;
+	cJSON *j = NULL;
 	const cJSON *p;
 	int rc;
 
 	api_path(path, sizeof(path), "/containers/%s/json", id);
-	rc = docker_call("GET", path, NULL, DOCKER_CALL_TIMEOUT_MS, &code, &resp, d);
+	rc = docker_call_json("GET", path, NULL, DOCKER_CALL_TIMEOUT_MS, &code, &j, d);
 	if (rc < 0)
 		return rc;
-	j = cJSON_Parse(resp ? resp : "");
 	p = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "State"), "Pid");
 	if (code != 200 || !cJSON_IsNumber(p))
 		rc = fc_diag_set(d, FC_ESTATE, "docker: no State.Pid for the container (HTTP %ld)",
@@ -592,7 +594,6 @@ static int container_pid(const char *id, pid_t *pid, struct fc_diag *d)
 	else
 		*pid = (pid_t)p->valuedouble;
 	cJSON_Delete(j);
-	free(resp);
 	return rc;
 }
 
