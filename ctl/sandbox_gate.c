@@ -69,14 +69,6 @@ bool sandbox_ca_needs_bind(const struct runtime_req *req)
 		 a.st_dev == b.st_dev && a.st_ino == b.st_ino);
 }
 
-static int64_t gate_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Has the watched process ended? Waits up to ms (0: just look). */
 static bool sandbox_gone(int pidfd, int ms)
 {
@@ -137,7 +129,7 @@ static int write_all_nosigpipe(int fd, const char *buf, size_t len)
 /* Open the gate for writing once init waits on it, and say go. */
 static int release(int dirfd, int pidfd, struct fc_diag *d)
 {
-	int64_t deadline = gate_now_ms() + SANDBOX_GATE_TIMEOUT_MS;
+	int64_t deadline = run_now_ns() / 1000000 + SANDBOX_GATE_TIMEOUT_MS;
 	int fd = -1, rc;
 
 	for (;;) {
@@ -151,7 +143,7 @@ static int release(int dirfd, int pidfd, struct fc_diag *d)
 		if (sandbox_gone(pidfd, 0))
 			return fc_diag_set(d, FC_ESTATE,
 					   "the sandbox ended before forkcell-init reached its gate");
-		if (gate_now_ms() >= deadline)
+		if (run_now_ns() / 1000000 >= deadline)
 			return fc_diag_set(d, -ETIMEDOUT, "forkcell-init did not reach its gate "
 					   "within %d s", SANDBOX_GATE_TIMEOUT_MS / 1000);
 		sandbox_gone(pidfd, GATE_RETRY_MS);
@@ -188,7 +180,7 @@ static int status_drain(int fd, char *buf, size_t cap, size_t *len)
  */
 static int read_status(int fd, int pidfd, char *buf, size_t cap, struct fc_diag *d)
 {
-	int64_t deadline = gate_now_ms() + SANDBOX_GATE_TIMEOUT_MS;
+	int64_t deadline = run_now_ns() / 1000000 + SANDBOX_GATE_TIMEOUT_MS;
 	size_t len = 0;
 	int rc = 0;
 
@@ -196,7 +188,7 @@ static int read_status(int fd, int pidfd, char *buf, size_t cap, struct fc_diag 
 	while (rc == 0) {
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
 				       { .fd = pidfd, .events = POLLIN } };
-		int64_t left = deadline - gate_now_ms();
+		int64_t left = deadline - run_now_ns() / 1000000;
 
 		if (left <= 0)
 			return fc_diag_set(d, -ETIMEDOUT, "forkcell-init did not report within %d s",
