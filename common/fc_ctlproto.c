@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fc_canon.h"
+#include "fc_clock.h"
 #include "fc_codec.h"
 #include "fc_store.h"
 
@@ -269,14 +270,6 @@ void fc_ctl_conn_release(struct fc_ctl_conn *c)
 	c->cap = 0;
 }
 
-static int64_t fc_ctl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for events on fd until the deadline (-1: none). 0, -ETIMEDOUT, -errno. */
 static int fc_ctl_wait(int fd, short events, int64_t deadline)
 {
@@ -286,7 +279,7 @@ static int fc_ctl_wait(int fd, short events, int64_t deadline)
 		int n;
 
 		if (deadline >= 0) {
-			int64_t left = deadline - fc_ctl_now_ms();
+			int64_t left = deadline - fc_mono_ns() / 1000000;
 
 			if (left <= 0)
 				return -ETIMEDOUT;
@@ -324,7 +317,7 @@ static int fc_ctl_take_line(struct fc_ctl_conn *c, cJSON **out, struct fc_diag *
 
 int fc_ctl_recv(struct fc_ctl_conn *c, int timeout_ms, cJSON **out, struct fc_diag *d)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : fc_ctl_now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : fc_mono_ns() / 1000000 + timeout_ms;
 	int rc;
 
 	for (;;) {
@@ -361,7 +354,7 @@ int fc_ctl_recv(struct fc_ctl_conn *c, int timeout_ms, cJSON **out, struct fc_di
 
 int fc_ctl_send(int fd, const cJSON *obj, int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : fc_ctl_now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : fc_mono_ns() / 1000000 + timeout_ms;
 	char *line = NULL;
 	size_t len = 0, off = 0;
 	int rc = fc_ctl_encode(obj, &line, &len);

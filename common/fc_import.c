@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fc_clock.h"
 #include "fc_fileio.h"
 #include "fc_store.h"
 
@@ -540,19 +541,11 @@ static int imp_finish(struct imp *im, const char *cell, uint64_t root_ino)
 	return rc;
 }
 
-static int64_t imp_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 int fc_import_dir(struct fc_store *st, const char *cell, const char *srcpath,
 		  struct fc_import_stats *stats, struct fc_diag *d)
 {
 	struct imp im;
-	int64_t t0 = imp_now_ns();
+	int64_t t0 = fc_mono_ns();
 	uint64_t root_ino = 0;
 	int rc;
 
@@ -588,7 +581,7 @@ int fc_import_dir(struct fc_store *st, const char *cell, const char *srcpath,
 	if (rc < 0 && d && !d->msg[0])
 		fc_diag_set(d, rc, "cannot import '%s': %s", srcpath, fc_strerror(rc));
 	if (rc == 0) {
-		im.stats.duration_ns = imp_now_ns() - t0;
+		im.stats.duration_ns = fc_mono_ns() - t0;
 		*stats = im.stats;
 	}
 out:

@@ -223,18 +223,18 @@ static int settle(struct ctl *c, const struct run_opts *o, struct run_state *s,
 
 	if (rc < 0)
 		return rc;
-	t0 = run_now_ns();
+	t0 = fc_mono_ns();
 	rc = run_changes(c->st, o->cell, s->ckpt, s->head_after, &s->changes, d);
-	s->diff_ms = (double)(run_now_ns() - t0) / 1e6;
+	s->diff_ms = (double)(fc_mono_ns() - t0) / 1e6;
 	if (rc < 0)
 		return rc;
 	if (s->rt.st.status == 0 && o->accept_on_success) {
 		s->decision = "accepted";
 		s->reason = "accept_on_success";
 	} else if (s->rt.st.status != 0 && o->restore_on_fail) {
-		t0 = run_now_ns();
+		t0 = fc_mono_ns();
 		rc = run_cell_restore(c, o->cell, s->ckpt, &s->restored_head, &s->restore_ms, d);
-		s->total_restore_path_ms = (run_now_ns() - t0) / 1000000;
+		s->total_restore_path_ms = (fc_mono_ns() - t0) / 1000000;
 		if (rc < 0)
 			return rc;
 		s->decision = "restored";
@@ -300,7 +300,7 @@ int cmd_run(struct ctl *c, int argc, char **argv)
 	if (rc < 0)
 		return CTL_EXIT_FAIL;
 	run_enforce_init(&s.enforce);
-	s.t_start_ns = run_now_ns();
+	s.t_start_ns = fc_mono_ns();
 	receipt_new_id("run", s.run_id);
 	receipt_new_id("rcpt", s.receipt_id);
 	rc = run_main(c, &o, &s, &d);

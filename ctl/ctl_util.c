@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "fc_clock.h"
 #include "fc_ctlproto.h"
 #include "fc_log.h"
 
@@ -332,8 +333,5 @@ void ctl_tool_path(const char *name, const char *env_var, char *out, size_t cap)
 
 double ctl_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)fc_mono_ns() / 1e6;
 }

@@ -79,14 +79,14 @@ int run_cell_ensure_mounted(struct ctl *c, const char *cell, struct run_cell *ou
 static int call_op(struct ctl *c, const char *cell, cJSON *req, cJSON **resp, double *ms,
 		   struct fc_diag *d)
 {
-	int64_t t0 = run_now_ns();
+	int64_t t0 = fc_mono_ns();
 	int rc;
 
 	if (!req)
 		return fc_diag_set(d, -ENOMEM, "out of memory");
 	rc = ctl_daemon_call(c, cell, req, resp, d);
 	if (ms)
-		*ms = (double)(run_now_ns() - t0) / 1e6;
+		*ms = (double)(fc_mono_ns() - t0) / 1e6;
 	return rc;
 }
 

@@ -19,14 +19,6 @@
 
 #include "fc_fileio.h"
 
-int64_t run_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void run_capture_init(struct run_capture *c, int tee_fd)
 {
 	memset(c, 0, sizeof(*c));
@@ -173,7 +165,7 @@ static int stream_until_exit(const struct run_spec *spec, pid_t pid, int fds[2],
 			if (fds[i] >= 0)
 				p[np++] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 		if (deadline) {
-			int64_t left = deadline - run_now_ns();
+			int64_t left = deadline - fc_mono_ns();
 
 			if (left <= 0 && !st->timed_out) {
 				st->timed_out = true;
@@ -215,7 +207,7 @@ int run_proc(const struct run_spec *spec, struct run_capture *out, struct run_ca
 		rc = -errno;
 		goto out;
 	}
-	st->start_ns = run_now_ns();
+	st->start_ns = fc_mono_ns();
 	rc = spawn_child(spec, po[1], pe[1], &pid);
 	close(po[1]);
 	close(pe[1]);
@@ -234,13 +226,13 @@ int run_proc(const struct run_spec *spec, struct run_capture *out, struct run_ca
 	/* Output can close before exit (a daemonised grandchild): keep the deadline. */
 	while (waitpid(pid, &wstatus, WNOHANG) == 0) {
 		if (spec->timeout_ms > 0 && !st->timed_out &&
-		    run_now_ns() - st->start_ns > spec->timeout_ms * 1000000LL) {
+		    fc_mono_ns() - st->start_ns > spec->timeout_ms * 1000000LL) {
 			st->timed_out = true;
 			kill_group(pid, spec);
 		}
 		usleep(2000);
 	}
-	st->end_ns = run_now_ns();
+	st->end_ns = fc_mono_ns();
 	run_status_decode(wstatus, st);
 out:
 	for (int i = 0; i < 2; i++) {

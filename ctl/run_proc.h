@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fc_clock.h"
 #include "fc_hash.h"
 
 #define RUN_TAIL_MAX 4096
@@ -74,7 +75,5 @@ int run_proc(const struct run_spec *spec, struct run_capture *out, struct run_ca
 
 /* Decode a waitpid() status into st (exited/signaled/code/signal/status). */
 void run_status_decode(int wstatus, struct run_status *st);
-
-int64_t run_now_ns(void);
 
 #endif

@@ -34,7 +34,7 @@ static ssize_t read_until_eof(int fd, char *buf, size_t cap, int64_t deadline_ns
 	size_t n = 0;
 
 	while (n < cap) {
-		int64_t left = (deadline_ns - run_now_ns()) / 1000000;
+		int64_t left = (deadline_ns - fc_mono_ns()) / 1000000;
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t r;
 
@@ -176,7 +176,7 @@ int run_proxy_start(void *arg, pid_t host_pid, struct fc_diag *d)
 	}
 	e->proxy_pid = pid;
 	e->proxy_out = out[0];
-	got = read_until_eof(ready[0], buf, sizeof(buf) - 1, run_now_ns() +
+	got = read_until_eof(ready[0], buf, sizeof(buf) - 1, fc_mono_ns() +
 			     (int64_t)PROXY_READY_MS * 1000000);
 	close(ready[0]);
 	if (got >= 6 && memcmp(buf, "ready\n", 6) == 0)
@@ -206,7 +206,7 @@ void run_proxy_kill(struct run_enforce *e)
 static int stop_proxy(struct run_enforce *e, struct fc_diag *d)
 {
 	char buf[SUMMARY_MAX + 1], tail[512];
-	int64_t deadline = run_now_ns() + (int64_t)PROXY_STOP_MS * 1000000;
+	int64_t deadline = fc_mono_ns() + (int64_t)PROXY_STOP_MS * 1000000;
 	ssize_t got;
 	int ws = 0;
 

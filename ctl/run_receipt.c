@@ -156,7 +156,7 @@ static cJSON *timings_json(const struct run_state *s)
 	cJSON_AddNumberToObject(o, "diff", (int64_t)s->diff_ms);
 	cJSON_AddNumberToObject(o, "restore_sync", (int64_t)s->restore_ms);
 	cJSON_AddNumberToObject(o, "total_restore_path", s->total_restore_path_ms);
-	cJSON_AddNumberToObject(o, "total", (run_now_ns() - s->t_start_ns) / 1000000);
+	cJSON_AddNumberToObject(o, "total", (fc_mono_ns() - s->t_start_ns) / 1000000);
 	return o;
 }
 

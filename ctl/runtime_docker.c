@@ -265,7 +265,7 @@ static int docker_create(const struct runtime_req *req, struct runtime_result *r
 	struct docker_state *s = calloc(1, sizeof(*s));
 	cJSON *j = NULL;
 	char *json = NULL, path[256], msg[512], user[DOCKER_USER_MAX];
-	int64_t t0 = run_now_ns();
+	int64_t t0 = fc_mono_ns();
 	long code = 0;
 	int rc = docker_spec_user(req, user, d);
 
@@ -297,7 +297,7 @@ static int docker_create(const struct runtime_req *req, struct runtime_result *r
 	image_id_of(s->id, res->image_id, sizeof(res->image_id));
 	*state = s;
 	s = NULL;
-	res->sandbox_start_ms = (run_now_ns() - t0) / 1000000;
+	res->sandbox_start_ms = (fc_mono_ns() - t0) / 1000000;
 out:
 	cJSON_Delete(j);
 	free(json);
@@ -443,7 +443,7 @@ static void stdin_step(struct stdin_pump *in, int sock, short sock_ev, short in_
 
 static int64_t left_ms(int64_t deadline_ns)
 {
-	int64_t left = (deadline_ns - run_now_ns()) / 1000000;
+	int64_t left = (deadline_ns - fc_mono_ns()) / 1000000;
 
 	return left > 0 ? left : 0;
 }
@@ -488,7 +488,7 @@ static int pump(const struct docker_state *s, int sock, struct log_demux *m, int
 				break; /* killed, yet the stream stays open: stop reading */
 			*timed_out = true;
 			kill_container(s->id);
-			deadline = run_now_ns() + DOCKER_KILL_GRACE_MS * 1000000LL;
+			deadline = fc_mono_ns() + DOCKER_KILL_GRACE_MS * 1000000LL;
 			continue;
 		}
 		if (poll(p, 3, wait_ms) < 0) {
@@ -629,7 +629,7 @@ static int docker_exec(const struct runtime_req *req, void *state, struct run_ca
 	if (rc < 0)
 		return rc;
 	api_path(path, sizeof(path), "/containers/%s/start", s->id);
-	res->st.start_ns = run_now_ns();
+	res->st.start_ns = fc_mono_ns();
 	if (req->timeout_s > 0)
 		deadline = res->st.start_ns + req->timeout_s * 1000000000LL;
 	rc = docker_call("POST", path, NULL, DOCKER_CALL_TIMEOUT_MS, &code, NULL, d);
@@ -637,7 +637,7 @@ static int docker_exec(const struct runtime_req *req, void *state, struct run_ca
 		rc = fc_diag_set(d, FC_ESTATE, "docker: cannot start the container (HTTP %ld)",
 				 code);
 	/* The receipt's sandbox start is create plus start. */
-	res->sandbox_start_ms += (run_now_ns() - res->st.start_ns) / 1000000;
+	res->sandbox_start_ms += (fc_mono_ns() - res->st.start_ns) / 1000000;
 	if (rc == 0 && req->gate_dir)
 		rc = pass_gate(req, s->id, res, d);
 	if (rc == 0)
@@ -645,7 +645,7 @@ static int docker_exec(const struct runtime_req *req, void *state, struct run_ca
 	close(sock);
 	if (rc < 0)
 		return rc;
-	t_collect = run_now_ns();
+	t_collect = fc_mono_ns();
 	/* Output can end before the process does: the deadline still holds. */
 	if (!res->st.timed_out) {
 		rc = wait_status(s->id, deadline ? left_ms(deadline) + 1 : 0, &status, d);
@@ -656,7 +656,7 @@ static int docker_exec(const struct runtime_req *req, void *state, struct run_ca
 	}
 	if (res->st.timed_out)
 		rc = wait_status(s->id, DOCKER_KILL_GRACE_MS, &status, d);
-	res->st.end_ns = run_now_ns();
+	res->st.end_ns = fc_mono_ns();
 	res->collect_ms = (res->st.end_ns - t_collect) / 1000000;
 	if (rc < 0)
 		return rc;

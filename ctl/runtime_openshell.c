@@ -412,7 +412,7 @@ static int osh_create(const struct runtime_req *req, struct runtime_result *res,
 	const char *image = req->image ? req->image : getenv("FORKCELL_OPENSHELL_IMAGE");
 	struct osh_state *s = NULL;
 	struct osh_sandbox sb;
-	int64_t t0 = run_now_ns();
+	int64_t t0 = fc_mono_ns();
 	int rc = state_new(&s, d);
 
 	if (rc < 0)
@@ -442,7 +442,7 @@ static int osh_create(const struct runtime_req *req, struct runtime_result *res,
 	snprintf(res->sandbox_id, sizeof(res->sandbox_id), "%s", sb.id);
 	snprintf(res->sandbox_name, sizeof(res->sandbox_name), "%s", s->name);
 	snprintf(res->image, sizeof(res->image), "%s", image);
-	res->sandbox_start_ms = (run_now_ns() - t0) / 1000000;
+	res->sandbox_start_ms = (fc_mono_ns() - t0) / 1000000;
 	*state = s;
 	s = NULL;
 out:
@@ -593,7 +593,7 @@ static int osh_exec(const struct runtime_req *req, void *state, struct run_captu
 		return fc_diag_set(d, rc, "cannot run the openshell CLI '%s': %s", s->bin,
 				   fc_strerror(rc));
 	}
-	t0 = run_now_ns();
+	t0 = fc_mono_ns();
 	oc.cli_status = res->st.status;
 	oc.cli_timed_out = res->st.timed_out;
 	res->cli_status = res->st.status;
@@ -604,7 +604,7 @@ static int osh_exec(const struct runtime_req *req, void *state, struct run_captu
 	res->exit_source = v.exit_source;
 	collect_events(req, s, t_start, time(NULL), res);
 	policy_after(s, res);
-	res->collect_ms = (run_now_ns() - t0) / 1000000;
+	res->collect_ms = (fc_mono_ns() - t0) / 1000000;
 	if (v.kind == OSH_RUNTIME_ERROR) {
 		last_line(err, msg, sizeof(msg));
 		return fc_diag_set(d, FC_ESTATE, "openshell sandbox exec failed (exit %d): %s",

@@ -129,7 +129,7 @@ static int write_all_nosigpipe(int fd, const char *buf, size_t len)
 /* Open the gate for writing once init waits on it, and say go. */
 static int release(int dirfd, int pidfd, struct fc_diag *d)
 {
-	int64_t deadline = run_now_ns() / 1000000 + SANDBOX_GATE_TIMEOUT_MS;
+	int64_t deadline = fc_mono_ns() / 1000000 + SANDBOX_GATE_TIMEOUT_MS;
 	int fd = -1, rc;
 
 	for (;;) {
@@ -143,7 +143,7 @@ static int release(int dirfd, int pidfd, struct fc_diag *d)
 		if (sandbox_gone(pidfd, 0))
 			return fc_diag_set(d, FC_ESTATE,
 					   "the sandbox ended before forkcell-init reached its gate");
-		if (run_now_ns() / 1000000 >= deadline)
+		if (fc_mono_ns() / 1000000 >= deadline)
 			return fc_diag_set(d, -ETIMEDOUT, "forkcell-init did not reach its gate "
 					   "within %d s", SANDBOX_GATE_TIMEOUT_MS / 1000);
 		sandbox_gone(pidfd, GATE_RETRY_MS);
@@ -180,7 +180,7 @@ static int status_drain(int fd, char *buf, size_t cap, size_t *len)
  */
 static int read_status(int fd, int pidfd, char *buf, size_t cap, struct fc_diag *d)
 {
-	int64_t deadline = run_now_ns() / 1000000 + SANDBOX_GATE_TIMEOUT_MS;
+	int64_t deadline = fc_mono_ns() / 1000000 + SANDBOX_GATE_TIMEOUT_MS;
 	size_t len = 0;
 	int rc = 0;
 
@@ -188,7 +188,7 @@ static int read_status(int fd, int pidfd, char *buf, size_t cap, struct fc_diag 
 	while (rc == 0) {
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
 				       { .fd = pidfd, .events = POLLIN } };
-		int64_t left = deadline - run_now_ns() / 1000000;
+		int64_t left = deadline - fc_mono_ns() / 1000000;
 
 		if (left <= 0)
 			return fc_diag_set(d, -ETIMEDOUT, "forkcell-init did not report within %d s",

@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fc_clock.h"
 #include "fc_ctlproto.h"
 #include "fc_lock.h"
 #include "fc_log.h"
@@ -261,18 +262,13 @@ static int fs_ctl_answer(struct fs_ctx *ctx, int fd, const cJSON *req)
 	const cJSON *durable = cJSON_GetObjectItemCaseSensitive(req, "durable");
 	struct fc_diag d;
 	cJSON *reply = fc_ctl_reply_ok();
+	int64_t t0 = fc_mono_ns();
 	int rc;
 
-	struct timespec t0, t1;
-
 	fc_diag_init(&d);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = reply ? fs_ctl_dispatch(ctx, req, reply, &d) : -ENOMEM;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc == 0 && !cJSON_HasObjectItem(reply, "duration_ms"))
-		cJSON_AddNumberToObject(reply, "duration_ms",
-					(double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-						(double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		cJSON_AddNumberToObject(reply, "duration_ms", (double)(fc_mono_ns() - t0) / 1e6);
 	if (rc == 0 && ctx->sync_pending && cJSON_IsTrue(durable)) {
 		ctx->sync_pending = false;
 		rc = fc_store_sync(ctx->st);

@@ -16,18 +16,12 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
+#include "fc_clock.h"
+
 #define FS_RESERVE_MIN (8ULL << 20)
 #define FS_RESERVE_MAX (64ULL << 20)
 #define FS_SPACE_TTL_NS (100LL * 1000 * 1000)
 #define FS_SPACE_NEAR (256ULL << 20)
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static uint64_t reserve_of(const struct statvfs *sv)
 {
@@ -40,7 +34,7 @@ static uint64_t reserve_of(const struct statvfs *sv)
 
 int fs_space_check(struct fs_ctx *ctx, uint64_t need)
 {
-	int64_t now = mono_ns();
+	int64_t now = fc_mono_ns();
 	uint64_t free_b = __atomic_load_n(&ctx->space_free, __ATOMIC_RELAXED);
 	int64_t when = __atomic_load_n(&ctx->space_checked_ns, __ATOMIC_RELAXED);
 	struct statvfs sv;
