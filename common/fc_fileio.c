@@ -210,6 +210,20 @@ int fc_mkdir_p(int dirfd, const char *relpath, mode_t mode)
 	return rc;
 }
 
+int fc_mkdir_open(int dirfd, const char *relpath, mode_t mode, int *out)
+{
+	int rc = fc_mkdir_p(dirfd, relpath, mode);
+	int fd;
+
+	if (rc < 0)
+		return rc;
+	fd = openat(dirfd, relpath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*out = fd;
+	return 0;
+}
+
 int fc_read_file(int dirfd, const char *name, size_t max, char **buf, size_t *len)
 {
 	struct stat sb;

@@ -8,7 +8,8 @@
  *   following a symlink or leaving the directory (openat2 with
  *   RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS; on kernels without openat2, a
  *   component-by-component O_NOFOLLOW walk).
- * - fc_mkdir_p: create a relative directory path under a dirfd.
+ * - fc_mkdir_p: create a relative directory path under a dirfd;
+ *   fc_mkdir_open also opens it.
  *
  * All fds returned are O_CLOEXEC and owned by the caller. Errors: -errno.
  */
@@ -46,6 +47,9 @@ int fc_open_beneath_walk(int dirfd, const char *relpath, int flags, mode_t mode)
  * symlink included (never followed), is -ENOTDIR. 0 or -errno.
  */
 int fc_mkdir_p(int dirfd, const char *relpath, mode_t mode);
+
+/* fc_mkdir_p, then open the directory: *out is O_RDONLY|O_DIRECTORY. 0 or -errno. */
+int fc_mkdir_open(int dirfd, const char *relpath, mode_t mode, int *out);
 
 /* Read the whole (regular, small) file dirfd/name into a NUL-terminated
  * heap buffer of at most max bytes. Caller frees *buf. -EFBIG if larger. */

@@ -56,14 +56,6 @@ bool receipt_id_valid(const char *id)
 	return true;
 }
 
-static int open_subdir(struct fc_store *st, const char *name, mode_t mode, int *fd)
-{
-	if (mkdirat(st->root_fd, name, mode) < 0 && errno != EEXIST)
-		return -errno;
-	*fd = openat(st->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	return *fd < 0 ? -errno : 0;
-}
-
 static void file_name(char *out, size_t cap, const char *id, const char *ext)
 {
 	snprintf(out, cap, "%s.%s", id, ext);
@@ -299,12 +291,12 @@ static int chain_open(struct fc_store *st, int *dirfd, struct fc_signer *sg, boo
 		      struct fc_diag *d)
 {
 	int keys = -1;
-	int rc = open_subdir(st, "receipts", 0755, dirfd);
+	int rc = fc_mkdir_open(st->root_fd, "receipts", 0755, dirfd);
 
 	if (rc < 0)
 		return fc_diag_set(d, rc, "cannot open the receipts directory: %s",
 				   fc_strerror(rc));
-	rc = open_subdir(st, "keys", 0700, &keys);
+	rc = fc_mkdir_open(st->root_fd, "keys", 0700, &keys);
 	if (rc == 0)
 		rc = fc_signer_load(keys, create, sg, d);
 	if (keys >= 0)
@@ -468,7 +460,7 @@ int receipt_load(struct fc_store *st, const char *id, cJSON **out, struct fc_dia
 
 	if (!receipt_id_valid(id))
 		return fc_diag_set(d, FC_ENAME, "invalid receipt id '%s'", id);
-	rc = open_subdir(st, "receipts", 0755, &dirfd);
+	rc = fc_mkdir_open(st->root_fd, "receipts", 0755, &dirfd);
 	if (rc < 0)
 		return rc;
 	rc = rec_read(dirfd, id, &r, d);
@@ -488,7 +480,7 @@ int receipt_load_md(struct fc_store *st, const char *id, char **out, struct fc_d
 
 	if (!receipt_id_valid(id))
 		return fc_diag_set(d, FC_ENAME, "invalid receipt id '%s'", id);
-	rc = open_subdir(st, "receipts", 0755, &dirfd);
+	rc = fc_mkdir_open(st->root_fd, "receipts", 0755, &dirfd);
 	if (rc < 0)
 		return rc;
 	file_name(name, sizeof(name), id, "md");
@@ -504,7 +496,7 @@ int receipt_iter(struct fc_store *st, receipt_cb cb, void *arg, struct fc_diag *
 	struct chain_rec *v = NULL;
 	size_t n = 0;
 	int dirfd = -1;
-	int rc = open_subdir(st, "receipts", 0755, &dirfd);
+	int rc = fc_mkdir_open(st->root_fd, "receipts", 0755, &dirfd);
 
 	if (rc < 0)
 		return rc;

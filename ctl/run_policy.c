@@ -23,14 +23,11 @@
 
 static int open_dir(struct ctl *c, const char *rel, int *fd, struct fc_diag *d)
 {
-	int rc = fc_mkdir_p(c->st->root_fd, rel, 0700);
+	int rc = fc_mkdir_open(c->st->root_fd, rel, 0700, fd);
 
 	if (rc < 0)
 		return fc_diag_set(d, rc, "cannot create %s/%s: %s", c->st->path, rel,
 				   fc_strerror(rc));
-	*fd = openat(c->st->root_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (*fd < 0)
-		return fc_diag_set(d, -errno, "cannot open %s/%s: %m", c->st->path, rel);
 	return 0;
 }
 

@@ -46,6 +46,13 @@ static void test_fileio(int dfd)
 	is_int(fc_open_beneath(dfd, "../etc/passwd", O_RDONLY, 0), -EXDEV, "'..' is refused");
 	is_int(fc_open_beneath(dfd, "/etc/passwd", O_RDONLY, 0), -EINVAL, "absolute is refused");
 	is_int(fc_mkdir_p(dfd, "x/link/sub", 0755), -ENOTDIR, "mkdir -p through a symlink");
+	fd = -1;
+	is_int(fc_mkdir_open(dfd, "x/y/w", 0700, &fd), 0, "mkdir and open");
+	ok(fd >= 0 && mkdirat(fd, "inside", 0700) == 0, "the opened fd is the new directory");
+	if (fd >= 0)
+		close(fd);
+	is_int(fc_mkdir_open(dfd, "x/link", 0700, &fd), -ENOTDIR,
+	       "mkdir and open refuses a symlink");
 	fd = fc_open_beneath_walk(dfd, "x/y/z", O_RDONLY | O_DIRECTORY, 0);
 	ok(fd >= 0, "walk: open beneath");
 	if (fd >= 0)
