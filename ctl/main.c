@@ -48,7 +48,8 @@ const struct ctl_cmd ctl_commands[] = {
 	{ "export", cmd_export, "CELL DIR", "materialise a generation into an empty directory",
 	  "  --from CHECKPOINT    export this checkpoint (default: the head)\n" },
 	{ "gc", cmd_gc, "CELL|--all", "reclaim abandoned generations and unreferenced blobs",
-	  "  --all                every cell of the store\n"
+	  "  --all                every cell of the store, and the run directories\n"
+	  "                       of governed runs whose forkcellctl was killed\n"
 	  "  --dry-run            report what would be reclaimed, change nothing\n" },
 	{ "fsck", cmd_fsck, "", "check the store's invariants (exit 1 when problems are found)",
 	  NULL },
@@ -66,7 +67,9 @@ const struct ctl_cmd ctl_commands[] = {
 	  "  --workdir DIR        the mount's place in the sandbox (default /workspace)\n"
 	  "  --env K=V            set a variable (repeatable; nothing else is inherited)\n"
 	  "  --env-public K       record the value of K in the receipt (default: name only)\n"
-	  "  --policy FILE        bind an OpenShell policy file to the run\n"
+	  "  --policy FILE        enforce an OpenShell policy file (local, docker: Landlock,\n"
+	  "                       seccomp, egress proxy; openshell: passed to OpenShell)\n"
+	  "                       and bind its revision and events to the receipt\n"
 	  "  --exit-with-command  exit with the command's status (default: 0 when the\n"
 	  "                       run was recorded, 125 on forkcellctl's own failure)\n"
 	  "  --format json|md     print the receipt as JSON or Markdown\n" },
