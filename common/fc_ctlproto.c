@@ -61,14 +61,19 @@ int fc_ctl_sock_addr(const struct fc_store *st, const char *cell, uint64_t ckpt,
 
 /*
  * Refuse objects with duplicate or too many keys, at any depth (a request
- * that says "op" twice means two things, and callers read the first), and
- * numbers that overflow a double.
+ * that says "op" twice means two things, and callers read the first),
+ * numbers that overflow a double, and nesting deeper than FC_CTL_DEPTH_MAX:
+ * no message of the protocol nests past 4, and every recursive walk a peer
+ * could trigger (this one, cJSON's own printer and comparer) stays bounded.
  */
-static int fc_ctl_check_obj(const cJSON *o, struct fc_diag *d)
+static int fc_ctl_check_obj(const cJSON *o, int depth, struct fc_diag *d)
 {
 	const cJSON *a, *b;
 	int n = 0, rc;
 
+	if (depth > FC_CTL_DEPTH_MAX)
+		return fc_diag_set(d, FC_EPROTO, "control line nests deeper than %d",
+				   FC_CTL_DEPTH_MAX);
 	for (a = o->child; a; a = a->next) {
 		if (cJSON_IsObject(o)) {
 			if (++n > FC_CTL_FIELDS_MAX)
@@ -81,7 +86,7 @@ static int fc_ctl_check_obj(const cJSON *o, struct fc_diag *d)
 		}
 		if (cJSON_IsNumber(a) && !isfinite(a->valuedouble))
 			return fc_diag_set(d, FC_EPROTO, "a number is out of range");
-		if ((cJSON_IsObject(a) || cJSON_IsArray(a)) && (rc = fc_ctl_check_obj(a, d)) < 0)
+		if ((cJSON_IsObject(a) || cJSON_IsArray(a)) && (rc = fc_ctl_check_obj(a, depth + 1, d)) < 0)
 			return rc;
 	}
 	return 0;
@@ -106,7 +111,7 @@ int fc_ctl_parse(const char *buf, size_t len, cJSON **out, struct fc_diag *d)
 		cJSON_Delete(obj);
 		return fc_diag_set(d, FC_EPROTO, "control line is not a JSON object");
 	}
-	rc = fc_ctl_check_obj(obj, d);
+	rc = fc_ctl_check_obj(obj, 1, d);
 	if (rc < 0) {
 		cJSON_Delete(obj);
 		return rc;

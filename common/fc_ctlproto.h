@@ -8,8 +8,9 @@
  *   error:    {"ok":false,"error":{"code":"ENOCKPT","errno":2,"message":"..."}}\n
  *
  * A line is at most FC_CTL_LINE_MAX bytes including its newline; longer
- * lines, invalid JSON, non-objects and objects with a duplicate key or more
- * than 64 keys (at any depth) are FC_EPROTO.
+ * lines, invalid JSON, non-objects, objects with a duplicate key or more
+ * than 64 keys (at any depth) and nesting deeper than FC_CTL_DEPTH_MAX
+ * objects/arrays are FC_EPROTO.
  *
  * Error codes travel by name: FC_E* codes as their name without the "FC_"
  * prefix ("ENOCKPT", "ELOCKED", ...), system errors as the errno symbol
@@ -41,6 +42,7 @@
 struct fc_store;
 
 #define FC_CTL_LINE_MAX (1024 * 1024)  /* bytes per line, newline included */
+#define FC_CTL_DEPTH_MAX 16            /* objects and arrays, the top one counted */
 #define FC_CTL_TIMEOUT_MS 60000        /* default client read/write timeout */
 
 /* ---- addressing ---- */

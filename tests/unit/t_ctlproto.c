@@ -4,6 +4,7 @@
  * oversized lines, end of stream).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,6 +32,29 @@ static void test_parse(void)
 	       "a duplicate key is refused");
 	is_int(fc_ctl_parse("{\"e\":{\"x\":1,\"x\":2}}", 19, &o, &d), FC_EPROTO,
 	       "a nested duplicate key is refused");
+	{
+		/* {"a":{"a":...{}}}: FC_CTL_DEPTH_MAX levels pass, one more is refused */
+		char deep[8 * (FC_CTL_DEPTH_MAX + 2)];
+		size_t n = 0;
+
+		for (int i = 0; i < FC_CTL_DEPTH_MAX; i++)
+			n += (size_t)sprintf(deep + n, i ? "\"a\":{" : "{");
+		for (int i = 0; i < FC_CTL_DEPTH_MAX; i++)
+			deep[n++] = '}';
+		is_int(fc_ctl_parse(deep, n, &o, &d), 0, "nesting of FC_CTL_DEPTH_MAX parses");
+		cJSON_Delete(o);
+		/* {"a":[[...[]...]]}: arrays count as levels too */
+		n = (size_t)sprintf(deep, "{\"a\":");
+		for (int i = 0; i < FC_CTL_DEPTH_MAX; i++)
+			deep[n++] = '[';
+		for (int i = 0; i < FC_CTL_DEPTH_MAX; i++)
+			deep[n++] = ']';
+		deep[n++] = '}';
+		o = NULL;
+		is_int(fc_ctl_parse(deep, n, &o, &d), FC_EPROTO, "one level deeper is refused");
+		ok(o == NULL && strstr(d.msg, "deeper than") != NULL, "and the message says why: %s",
+		   d.msg);
+	}
 	is_int(fc_ctl_parse("{\"a\":1}", 7, &o, &d), 0, "an object without op parses");
 	is_int(fc_ctl_request_op(o, &op, &d), FC_EPROTO, "but has no op");
 	cJSON_Delete(o);
