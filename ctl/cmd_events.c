@@ -3,9 +3,10 @@
  * allowed|denied|audited] [--host H] [--limit N]` over the OCSF events of
  * governed runs, kept in STORE/events/<cell>/<run_id>.jsonl (written by
  * forkcell-proxy, or copied from OpenShell's sandbox by that runtime).
- * Files are read in name order (run ids start with their Unix time), each
- * line through the tolerant OCSF reader; unreadable lines are counted and
- * reported, never guessed at.
+ * Files are read in name order (run ids start with their Unix time), one
+ * line at a time (fc_lines: memory stays bounded whatever a file's size),
+ * each through the tolerant OCSF reader; unreadable, torn and over-long
+ * lines are counted and reported, never guessed at.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,11 +18,10 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "fc_fileio.h"
+#include "fc_lines.h"
 #include "fc_ocsf.h"
 #include "receipt_chain.h"
 
-#define EVENTS_FILE_MAX ((size_t)1 << 30)
 
 struct ev_query {
 	const char *cell, *run, *host;
@@ -63,11 +63,36 @@ static void show(struct ev_query *q, const struct fc_ocsf_summary *s, const char
 	printf("  run=%s\n", run);
 }
 
-/* One run's file: filter and print its events. */
+struct query_file_ctx {
+	struct ev_query *q;
+	const char *cell, *run;
+};
+
+static int query_line(void *arg, const char *s, size_t n, unsigned int flags)
+{
+	struct query_file_ctx *c = arg;
+	struct fc_ocsf_summary sum;
+	struct fc_diag d;
+
+	if (n == 0 && !flags)
+		return 0;
+	fc_diag_init(&d);
+	if (flags || fc_ocsf_parse_line(s, n, &sum, &d) < 0) {
+		c->q->unreadable++;
+	} else if (matches(c->q, &sum)) {
+		show(c->q, &sum, c->cell, c->run);
+		c->q->shown++;
+	}
+	return c->q->limit && c->q->shown >= c->q->limit ? 1 : 0;
+}
+
+/* One run's file: filter and print its events, one line at a time. */
 static int query_file(struct ev_query *q, int dirfd, const char *cell, const char *name)
 {
-	char run[RC_ID_MAX], *buf = NULL;
-	size_t len = 0, start = 0, n = strlen(name);
+	char run[RC_ID_MAX];
+	struct query_file_ctx c = { q, cell, run };
+	const struct fc_lines_cb cb = { query_line, NULL, &c };
+	size_t n = strlen(name);
 	int rc;
 
 	if (n <= 6 || n - 6 >= sizeof(run) || strcmp(name + n - 6, ".jsonl") != 0)
@@ -75,28 +100,10 @@ static int query_file(struct ev_query *q, int dirfd, const char *cell, const cha
 	snprintf(run, sizeof(run), "%.*s", (int)(n - 6), name);
 	if (q->run && strcmp(q->run, run) != 0)
 		return 0;
-	rc = fc_read_file(dirfd, name, EVENTS_FILE_MAX, &buf, &len);
-	if (rc < 0)
-		return rc;
-	for (size_t i = 0; i <= len && (!q->limit || q->shown < q->limit); i++) {
-		struct fc_ocsf_summary s;
-		struct fc_diag d;
-
-		if (i < len && buf[i] != '\n')
-			continue;
-		if (i > start) {
-			fc_diag_init(&d);
-			if (fc_ocsf_parse_line(buf + start, i - start, &s, &d) < 0) {
-				q->unreadable++;
-			} else if (matches(q, &s)) {
-				show(q, &s, cell, run);
-				q->shown++;
-			}
-		}
-		start = i + 1;
-	}
-	free(buf);
-	return 0;
+	if (q->limit && q->shown >= q->limit)
+		return 0;
+	rc = fc_lines_read(dirfd, name, FC_OCSF_LINE_MAX, &cb, NULL);
+	return rc < 0 ? rc : 0;
 }
 
 static int name_cmp(const void *a, const void *b)

@@ -21,6 +21,7 @@
 
 #include "fc_fileio.h"
 #include "fc_hash.h"
+#include "fc_lines.h"
 #include "fc_ocsf.h"
 #include "run.h"
 
@@ -274,34 +275,50 @@ static cJSON *counts_json(const uint64_t n[3])
 	return o;
 }
 
-/* Hash, count and excerpt the events file, line by line. */
+struct events_read {
+	struct run_enforce *e;
+	struct event_tally *t;
+};
+
+static int events_line(void *arg, const char *s, size_t n, unsigned int flags)
+{
+	struct events_read *r = arg;
+
+	if (flags) { /* torn (the proxy died mid-write) or over-long: never trusted */
+		r->t->lines++;
+		r->t->n[2][FC_OCSF_DENIED]++;
+		return 0;
+	}
+	tally_line(r->e, r->t, s, n);
+	return 0;
+}
+
+static void events_bytes(void *arg, const void *p, size_t n)
+{
+	fc_sha256_update(&((struct events_read *)arg)->t->h, p, n);
+}
+
+/* Hash, count and excerpt the events file, one line at a time. */
 static int read_events(struct run_enforce *e, struct fc_diag *d)
 {
 	struct event_tally t = { 0 };
-	char *buf = NULL, hex[FC_SHA256_HEX];
+	struct events_read r = { e, &t };
+	const struct fc_lines_cb cb = { events_line, events_bytes, &r };
+	char hex[FC_SHA256_HEX];
 	uint8_t digest[FC_SHA256_LEN];
-	size_t len = 0, start = 0;
+	uint64_t len = 0;
 	cJSON *counts;
-	int rc = fc_read_file(AT_FDCWD, e->events_file, (size_t)1 << 30, &buf, &len);
+	int rc;
 
+	e->recorded = cJSON_CreateArray();
+	fc_sha256_init(&t.h);
+	rc = fc_lines_read(AT_FDCWD, e->events_file, FC_OCSF_LINE_MAX, &cb, &len);
 	if (rc == -ENOENT)
 		rc = 0; /* the proxy writes the file lazily: no traffic, no file */
 	else if (rc < 0)
 		return fc_diag_set(d, rc, "cannot read the events file %s: %s", e->events_file,
 				   fc_strerror(rc));
-	e->recorded = cJSON_CreateArray();
-	fc_sha256_init(&t.h);
-	fc_sha256_update(&t.h, buf ? buf : "", len);
 	fc_sha256_final(&t.h, digest);
-	for (size_t i = 0; i < len; i++) {
-		if (buf[i] != '\n')
-			continue;
-		tally_line(e, &t, buf + start, i - start);
-		start = i + 1;
-	}
-	if (start < len) /* a torn last line: counted as unreadable */
-		tally_line(e, &t, buf + start, len - start);
-	free(buf);
 	fc_hex(digest, sizeof(digest), hex);
 	e->events = cJSON_CreateObject();
 	cJSON_AddStringToObject(e->events, "format", "ocsf-jsonl");

@@ -213,7 +213,7 @@ test_expect_success 'fake OCSF lines printed by the agent change nothing in the 
 	test_cmp_str "[]" "$(json_get "$TEST_TMP/r9.json" "r[\"policy_events\"]")"
 '
 
-test_expect_success 'events query finds the denials by cell, decision and host' '
+test_expect_success 'events query finds the denials by cell, decision, host and limit; bad lines are counted' '
 	ctl events query --cell c1 --decision denied --format json >"$TEST_TMP/q.json" &&
 	test_cmp_str True "$(json_get "$TEST_TMP/q.json" "len(r[\"events\"]) >= 3")" &&
 	test_cmp_str True "$(json_get "$TEST_TMP/q.json" "all(e[\"decision\"] == \"denied\" for e in r[\"events\"])")" &&
@@ -222,6 +222,17 @@ test_expect_success 'events query finds the denials by cell, decision and host' 
 	! grep -v "evil.test" "$TEST_TMP/q.txt" &&
 	ctl events query --decision audited --format json >"$TEST_TMP/q2.json" &&
 	test_cmp_str True "$(json_get "$TEST_TMP/q2.json" "len(r[\"events\"]) >= 1 and r[\"events\"][0][\"cell\"] == \"c1\"")" &&
+	ctl events query --cell c1 --decision denied --limit 2 --format json >"$TEST_TMP/q3.json" &&
+	test_cmp_str 2 "$(json_get "$TEST_TMP/q3.json" "len(r[\"events\"])")" &&
+	n=$(json_get "$TEST_TMP/q.json" "len(r[\"events\"])") &&
+	mkdir "$STORE/events/zz" &&
+	for f in "$STORE"/events/c1/*.jsonl; do cat "$f"; done >"$STORE/events/zz/1-a.jsonl" &&
+	{ echo "not json"; head -c 70000 /dev/zero | tr "\\0" x; echo; printf "{\"class_uid\":40"; } \
+		>>"$STORE/events/zz/1-a.jsonl" &&
+	ctl events query --cell zz --decision denied --format json >"$TEST_TMP/q4.json" &&
+	test_cmp_str "$n" "$(json_get "$TEST_TMP/q4.json" "len(r[\"events\"])")" &&
+	test_cmp_str 3 "$(json_get "$TEST_TMP/q4.json" "r[\"unreadable_lines\"]")" &&
+	rm -r "$STORE/events/zz" &&
 	rc=0 && ctl events query --decision maybe || rc=$? &&
 	test_cmp_int 2 "$rc" &&
 	rc=0 && ctl events query --run ../x || rc=$? &&
