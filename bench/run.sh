@@ -18,9 +18,9 @@
 #                    to the default list, to compare two builds in one run
 #   BENCH_WORKLOADS  the workloads to run, in order (default: all, see WORKLOADS)
 #   BENCH_SRC        the tree copied in and used as the base (default /usr/include)
-#   BENCH_IMAGE=1    run on a loop-mounted ext4 image (default mkfs.ext4 features,
-#                    journal included) even if BENCH_DIR is on ext4; done
-#                    automatically when it is not, or is an ext4 without a journal
+#   BENCH_IMAGE=1    run on a loop-mounted ext4 image (mkfs.ext4 defaults, journal
+#                    included) even if BENCH_DIR is on ext4 (done automatically
+#                    when it is not)
 #   BENCH_TIMEOUT    seconds allowed for one step (default 900)
 #   BENCH_SKIP_CKPT=1  do not run bench/ckpt.sh afterwards
 #   BENCH_QUICK=1    passed on to ckpt.sh (1k and 10k files only)
@@ -121,16 +121,25 @@ machine_info() {
 	echo "# scratch: $WORK on $disk ($(df --output=fstype "$WORK" | tail -1))," \
 		"rotational=$(cat "/sys/block/$(basename "$(readlink -f "$disk")" | \
 		sed 's/[0-9]*$//')/queue/rotational" 2>/dev/null || echo '?')"
+	if [ "$(df --output=fstype "$WORK" | tail -1)" = ext4 ]; then
+		if ext4_without_journal "$WORK"; then
+			echo "# scratch ext4 has no journal: creates soon after deletes are slow" \
+				"(see ext4_without_journal in bench/run.sh)"
+		else
+			echo "# scratch ext4 has a journal"
+		fi
+	fi
 	echo "# fuse-overlayfs $(fuse-overlayfs --version 2>&1 | awk '/fuse-overlayfs/ { print $3 }')," \
 		"reps=$REPS, source $SRC ($(find "$SRC" | wc -l) entries, $(du -sh "$SRC" | cut -f1))"
 }
 
 # True when the ext4 holding $1 runs without a journal: no jbd2 instance is
-# registered for its block device. Such an ext4 is not what "native ext4"
-# means for users, and its inode allocator skips every inode freed in the
-# last 60-360 s (recently_deleted() in fs/ext4/ialloc.c, only active without
-# a journal): after an rm -rf, each create(2) scans the inode table, 10 us
-# becomes ~250 us, and whichever column runs after a teardown pays for it.
+# registered for its block device (this machine's root file system). Its
+# inode allocator then skips every inode freed in the last 60-360 s
+# (recently_deleted() in fs/ext4/ialloc.c, active only without a journal):
+# for a while after an rm -rf, each create(2) scans the inode table and costs
+# ~250 us instead of ~10 us. The run says so in its header; BENCH_IMAGE=1
+# gives a journalled ext4 instead (docs/benchmarks.md has both).
 ext4_without_journal() {
 	local dev
 	dev=$(findmnt -no MAJ:MIN -T "$1" 2>/dev/null | tr -d " ") || return 1
@@ -140,12 +149,12 @@ ext4_without_journal() {
 
 setup_scratch() {
 	mkdir -p "$WORK"
-	if [ "${BENCH_IMAGE:-0}" = 1 ] || [ "$(df --output=fstype "$WORK" | tail -1)" != ext4 ] ||
-		ext4_without_journal "$WORK"; then
-		log "scratch is not on a journalled ext4 (or BENCH_IMAGE=1): using a loop-mounted ext4 image"
+	if [ "${BENCH_IMAGE:-0}" = 1 ] || [ "$(df --output=fstype "$WORK" | tail -1)" != ext4 ]; then
+		log "scratch is not on ext4 (or BENCH_IMAGE=1): using a loop-mounted ext4 image"
 		rm -f "$WORK.img"
 		tm truncate -s "${BENCH_IMG_SIZE:-12G}" "$WORK.img"
-		tm mkfs.ext4 -q -F "$WORK.img"
+		# One inode per 4 KiB: bench/ckpt.sh's 1M-file tree needs them.
+		tm mkfs.ext4 -q -F -i 4096 "$WORK.img"
 		tm mount -o loop "$WORK.img" "$WORK"
 		IMG_MOUNTED=1
 	fi
