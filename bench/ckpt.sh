@@ -12,6 +12,7 @@
 #   BENCH_QUICK=1     1k and 10k files only, 50 runs each
 #   BENCH_RUNS        measured runs per series (default 200)
 #   BENCH_LS_FILES    workspace size of the restore-then-ls check (default 10000)
+#   BENCH_PAUSE_MS    pause after each run of the socket-spaced series (default 50)
 #   BENCH_TIMEOUT     seconds allowed for one step (default 1800)
 #   BENCH_TSV         append machine-readable results to this file
 #                     (default bench/results/<UTC date>-ckpt.tsv)
@@ -24,7 +25,12 @@
 #                  finds the daemon and sends the request over the socket
 #                  (checkpoint also calls syncfs on the mount first)
 #   socket         one JSON request over the control socket, no process
-#                  start: the switch inside the daemon plus one round trip
+#                  start: the switch inside the daemon plus one round trip;
+#                  back to back, so each request overlaps the flusher
+#                  thread's fsync of the switch before it
+#   socket-spaced  the same with a pause of BENCH_PAUSE_MS (default 50)
+#                  after each request, outside the timed region: a switch
+#                  standing alone, as an agent's one checkpoint per command
 #   cli-noop       `forkcellctl status CELL`: process start and store open
 #                  alone, to read the cli-* numbers against
 set -euo pipefail
@@ -138,6 +144,13 @@ bench_size() {
 	series "$n" socket restore -- -s "$sock" -r '{"op":"restore","checkpoint":null}'
 	series "$n" socket fork -- -s "$sock" \
 		-r '{"op":"fork","checkpoint":"base","newcell":"s'"$n"'-{i}"}'
+	local pause=(-p "${BENCH_PAUSE_MS:-50}")
+	series "$n" socket-spaced checkpoint -- "${pause[@]}" -s "$sock" \
+		-r '{"op":"checkpoint","name":null}'
+	series "$n" socket-spaced restore -- "${pause[@]}" -s "$sock" \
+		-r '{"op":"restore","checkpoint":null}'
+	series "$n" socket-spaced fork -- "${pause[@]}" -s "$sock" \
+		-r '{"op":"fork","checkpoint":"base","newcell":"p'"$n"'-{i}"}'
 	# The tree must still be the generated one after all these switches.
 	local got
 	got=$(find "$MNT" -type f | wc -l)

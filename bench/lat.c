@@ -1,8 +1,8 @@
 /*
  * lat: latency runner for bench/ckpt.sh.
  *
- *   lat [-n N] [-w W] [-k KEY [-m MULT]] [-o FILE] -- CMD ARG...
- *   lat [-n N] [-w W] [-o FILE] -s SOCKET -r REQUEST
+ *   lat [-n N] [-w W] [-p MS] [-k KEY [-m MULT]] [-o FILE] -- CMD ARG...
+ *   lat [-n N] [-w W] [-p MS] [-o FILE] -s SOCKET -r REQUEST
  *
  * The first form runs CMD N times (after W unmeasured warm-up runs), each
  * through posix_spawn with stdout captured, and times it end to end with
@@ -17,6 +17,11 @@
  * connection per request as forkcellctl does; the time stops when the reply
  * line has arrived. This times the generation switch inside the daemon
  * without process start-up.
+ *
+ * -p MS pauses MS milliseconds after each run, outside the timed region:
+ * runs then stand alone, as an agent's one checkpoint per command does,
+ * instead of each overlapping the durability work (the flusher thread's
+ * fsync) of the one before.
  *
  * A run that fails (non-zero exit, or a reply without "ok":true) aborts with
  * exit 1 and its output on stderr. Prints:
@@ -197,15 +202,16 @@ static double find_key(const char *key)
 int main(int argc, char **argv)
 {
 	const char *sock = NULL, *req = NULL, *key = NULL, *ofile = NULL;
-	long n = 200, w = 5, i, nk = 0;
+	long n = 200, w = 5, i, nk = 0, pause_ms = 0;
 	double *v, *kv, mult = 1;
 	FILE *of = NULL;
 	int c;
 
-	while ((c = getopt(argc, argv, "+n:w:k:m:o:s:r:")) != -1) {
+	while ((c = getopt(argc, argv, "+n:w:p:k:m:o:s:r:")) != -1) {
 		switch (c) {
 		case 'n': n = strtol(optarg, NULL, 10); break;
 		case 'w': w = strtol(optarg, NULL, 10); break;
+		case 'p': pause_ms = strtol(optarg, NULL, 10); break;
 		case 'k': key = optarg; break;
 		case 'm': mult = strtod(optarg, NULL); break;
 		case 'o': ofile = optarg; break;
@@ -214,9 +220,10 @@ int main(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (n < 1 || w < 0 || (!sock && optind >= argc) || (sock && !req)) {
-		fprintf(stderr, "usage: lat [-n N] [-w W] [-k KEY [-m MULT]] [-o FILE] -- CMD ARG...\n"
-				"       lat [-n N] [-w W] [-o FILE] -s SOCKET -r REQUEST\n");
+	if (n < 1 || w < 0 || pause_ms < 0 || (!sock && optind >= argc) || (sock && !req)) {
+		fprintf(stderr,
+			"usage: lat [-n N] [-w W] [-p MS] [-k KEY [-m MULT]] [-o FILE] -- CMD ARG...\n"
+			"       lat [-n N] [-w W] [-p MS] [-o FILE] -s SOCKET -r REQUEST\n");
 		return 2;
 	}
 	v = calloc((size_t)n, sizeof(*v));
@@ -230,6 +237,12 @@ int main(int argc, char **argv)
 
 		if (rc < 0)
 			return 1;
+		if (pause_ms > 0) {
+			struct timespec ts = { pause_ms / 1000, (pause_ms % 1000) * 1000000L };
+
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		}
 		if (i < w)
 			continue;
 		v[i - w] = us;
