@@ -148,6 +148,9 @@ struct proxy_conn {
 	char method[FC_HTTP_MAX_METHOD + 1];
 	int resp_status;
 	uint64_t bytes_up, bytes_down;
+	/* The 4002 event of the allowed or audited request in flight, written
+	 * once its outcome is known (proxy_event_http_done); NULL if none. */
+	struct proxy_http_pending *http_pending;
 };
 
 /* proxy_netns.c */
@@ -199,6 +202,13 @@ void proxy_event_init(struct fc_ocsf_event *ev, const struct proxy_conn *c);
 void proxy_event_net(struct proxy *px, const struct fc_ocsf_event *ev, bool counted);
 /* Write a 4002 event, counted as a request decision. */
 void proxy_event_http(struct proxy *px, const struct fc_ocsf_event *ev);
+/* Keep ev, the event of the allowed or audited request c forwards, until
+ * its outcome is known; written at once if it cannot be kept. */
+void proxy_event_http_defer(struct proxy_conn *c, const struct fc_ocsf_event *ev);
+/* Write c's kept request event with status in http_response: the
+ * upstream's final status, our own 502, or 0 when no response came (the
+ * exchange ended first). Does nothing when no event is kept. */
+void proxy_event_http_done(struct proxy_conn *c, int status);
 enum fc_ocsf_decision proxy_decision(enum fc_egress_verdict v);
 
 /* proxy_reply.c */

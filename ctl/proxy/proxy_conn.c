@@ -66,6 +66,7 @@ void proxy_conn_drop_up(struct proxy_conn *c)
 
 void proxy_conn_clear_exchange(struct proxy_conn *c)
 {
+	proxy_event_http_done(c, 0); /* the exchange ended without a response */
 	fc_http_req_free(c->req);
 	c->req = NULL;
 	free(c->up_head);
@@ -391,10 +392,12 @@ static bool decide_request(struct proxy_conn *c)
 	ev.method = c->req->method;
 	ev.scheme = c->up_tls ? "https" : "http";
 	ev.path = r.path[0] ? r.path : c->req->path;
-	ev.http_status = r.verdict == FC_EGRESS_DENY ? 403 : 0; /* ours; else not known yet */
-	proxy_event_http(c->px, &ev);
-	if (r.verdict != FC_EGRESS_DENY)
+	if (r.verdict != FC_EGRESS_DENY) {
+		proxy_event_http_defer(c, &ev); /* written with the response's status */
 		return true;
+	}
+	ev.http_status = 403; /* our answer */
+	proxy_event_http(c->px, &ev);
 	proxy_reply_req_denied(c, &r, ev.path);
 	return false;
 }

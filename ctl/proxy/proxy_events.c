@@ -99,3 +99,87 @@ void proxy_event_http(struct proxy *px, const struct fc_ocsf_event *ev)
 	put_line(px, rc, line, len);
 	count(&px->req_counts, ev->decision);
 }
+
+/*
+ * A request's event waits for its response so that it carries the
+ * upstream's status code: what an auditor asks right after "was it
+ * allowed" is "what came back". One event per request either way, so the
+ * counts and the summary are the same as with immediate events.
+ */
+struct proxy_http_pending {
+	int64_t time_ms; /* the decision's time */
+	enum fc_ocsf_decision decision;
+	const char *rule, *engine, *layer, *scheme; /* policy keys and static names */
+	char *method, *path, *reason;
+};
+
+static void pending_free(struct proxy_http_pending *p)
+{
+	free(p->method);
+	free(p->path);
+	free(p->reason);
+	free(p);
+}
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*failed = true;
+	return d;
+}
+
+void proxy_event_http_defer(struct proxy_conn *c, const struct fc_ocsf_event *ev)
+{
+	struct proxy_http_pending *p;
+	bool failed = false;
+
+	proxy_event_http_done(c, 0); /* never two in flight */
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		proxy_event_http(c->px, ev);
+		return;
+	}
+	p->time_ms = ev->time_ms;
+	p->decision = ev->decision;
+	p->rule = ev->rule;
+	p->engine = ev->engine;
+	p->layer = ev->layer;
+	p->scheme = ev->scheme;
+	p->method = dup_or_null(ev->method, &failed);
+	p->path = dup_or_null(ev->path, &failed);
+	p->reason = dup_or_null(ev->reason, &failed);
+	if (failed) {
+		pending_free(p);
+		proxy_event_http(c->px, ev);
+		return;
+	}
+	c->http_pending = p;
+}
+
+void proxy_event_http_done(struct proxy_conn *c, int status)
+{
+	struct proxy_http_pending *p = c->http_pending;
+	struct fc_ocsf_event ev;
+
+	if (!p)
+		return;
+	c->http_pending = NULL;
+	proxy_event_init(&ev, c);
+	ev.time_ms = p->time_ms;
+	ev.decision = p->decision;
+	ev.rule = p->rule;
+	ev.engine = p->engine;
+	ev.layer = p->layer;
+	ev.scheme = p->scheme;
+	ev.method = p->method;
+	ev.path = p->path;
+	ev.reason = p->reason;
+	ev.http_status = status;
+	proxy_event_http(c->px, &ev);
+	pending_free(p);
+}

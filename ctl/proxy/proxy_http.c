@@ -176,6 +176,7 @@ static bool relay_head(struct proxy_conn *c, bool *gone)
 		fc_http_resp_free(resp);
 		return true; /* an interim answer: the final one follows */
 	}
+	proxy_event_http_done(c, resp->status);
 	fc_http_body_for_response(&c->resp_body, resp, c->method);
 	c->resp_close = !resp->keep_alive || c->resp_body.kind == FC_HTTP_BODY_EOF ||
 			resp->status == 101;

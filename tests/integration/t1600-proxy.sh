@@ -155,7 +155,9 @@ class H(http.server.BaseHTTPRequestHandler):
         got = self.read_body()
         digest = hashlib.sha256(got).hexdigest()[:16]
         data = ("%s %s %d %s\n" % (self.command, self.path, len(got), digest)).encode()
-        self.send_response(200)
+        parts = self.path.split("/")
+        # /status/NNN answers NNN: the events must carry the upstream's code
+        self.send_response(int(parts[2]) if parts[1] == "status" else 200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -417,6 +419,15 @@ test_expect_success 'loopback answers are refused (ssrf_denied), dead upstreams 
 	test_cmp_str 1 "$(events_with "e[\"firewall_rule\"][\"type\"] == \"ssrf\" and u[\"decision\"] == \"denied\"")" &&
 	test_cmp_str 502 "$(pcurl "$T/s2" http://closed.test:9/x)" &&
 	test_cmp_str upstream_unreachable "$(json_get "$T/s2" "r[\"error\"]")"
+'
+
+test_expect_success 'request events carry the upstream status code, or our 502' '
+	test_cmp_str 404 "$(pcurl "$T/st1" http://api.test:8080/status/404)" &&
+	test_cmp_str 1 "$(events_with "e[\"class_uid\"] == 4002 and e[\"http_request\"][\"url\"][\"path\"] == \"/status/404\" and e[\"http_response\"][\"code\"] == 404 and u[\"decision\"] == \"allowed\"")" &&
+	test_cmp_str 1 "$(events_with "e[\"class_uid\"] == 4002 and e[\"http_request\"][\"url\"][\"path\"] == \"/a/b\" and e[\"http_response\"][\"code\"] == 200")" &&
+	test_cmp_str 1 "$(events_with "e[\"class_uid\"] == 4002 and e[\"dst_endpoint\"][\"domain\"] == \"closed.test\" and e[\"http_response\"][\"code\"] == 502")" &&
+	test_cmp_str 1 "$(events_with "e[\"class_uid\"] == 4002 and e[\"dst_endpoint\"][\"domain\"] == \"loop.test\" and e[\"http_response\"][\"code\"] == 403")" &&
+	test_cmp_str 0 "$(events_with "e[\"class_uid\"] == 4002 and u[\"decision\"] != \"denied\" and \"http_response\" not in e")"
 '
 
 test_expect_success 'malformed requests get 400 and the proxy survives' '
