@@ -457,6 +457,8 @@ int fc_ocsf_summary_to_json(const struct fc_ocsf_summary *s, cJSON **out)
 		ok = cJSON_AddStringToObject(o, "method", s->method) != NULL;
 	if (ok && s->path[0])
 		ok = cJSON_AddStringToObject(o, "path", s->path) != NULL;
+	if (ok && s->http_status)
+		ok = cJSON_AddNumberToObject(o, "status", s->http_status) != NULL;
 	if (ok && s->binary[0])
 		ok = cJSON_AddStringToObject(o, "binary", s->binary) != NULL;
 	if (ok && s->pid)

@@ -137,8 +137,9 @@ int fc_ocsf_parse_line(const char *line, size_t len, struct fc_ocsf_summary *out
 
 /*
  * A receipt's normalised form of an event: {"time","class","activity",
- * "decision","dst":"host:port","method","path","binary","pid","rule",
- * "engine","reason"}, absent facts omitted. Caller frees with cJSON_Delete.
+ * "decision","dst":"host:port","method","path","status","binary","pid",
+ * "rule","engine","reason"}, absent facts omitted ("status": the
+ * http_response code). Caller frees with cJSON_Delete.
  * Errors: -ENOMEM.
  */
 int fc_ocsf_summary_to_json(const struct fc_ocsf_summary *s, cJSON **out);

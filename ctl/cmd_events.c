@@ -57,6 +57,8 @@ static void show(struct ev_query *q, const struct fc_ocsf_summary *s, const char
 	       s->class_uid == FC_OCSF_HTTP_CLASS ? "http" : "net", s->host, s->port);
 	if (s->method[0])
 		printf(" %s %s", s->method, s->path);
+	if (s->http_status)
+		printf(" -> %d", s->http_status);
 	printf("  binary=%s rule=%s", s->binary[0] ? s->binary : "-", s->rule[0] ? s->rule : "-");
 	if (s->reason[0])
 		printf("  reason=\"%s\"", s->reason);

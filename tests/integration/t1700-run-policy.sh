@@ -155,12 +155,12 @@ test_expect_success 'an L7 deny rule refuses a path over HTTPS while other paths
 	test_cmp_str True "$(json_get "$TEST_TMP/r3.json" "any(e.get(\"path\") == \"/admin/users\" and e[\"decision\"] == \"denied\" for e in r[\"policy_events\"])")"
 '
 
-test_expect_success 'audit mode lets a violation through and records it as audited' '
+test_expect_success 'audit mode lets a violation through and records it as audited, with the upstream status' '
 	prun -- $CURL http://audit.test/not-ok >"$TEST_TMP/out" &&
 	test_cmp_str 200 "$(cat "$TEST_TMP/out")" &&
 	grep -q "^GET audit.test /not-ok" "$TEST_TMP/upstream.log" &&
 	latest_receipt "$TEST_TMP/r4.json" &&
-	test_cmp_str True "$(json_get "$TEST_TMP/r4.json" "any(e[\"decision\"] == \"audited\" for e in r[\"policy_events\"])")"
+	test_cmp_str True "$(json_get "$TEST_TMP/r4.json" "any(e[\"decision\"] == \"audited\" and e[\"status\"] == 200 for e in r[\"policy_events\"])")"
 '
 
 test_expect_success 'a binary rule lets curl through and refuses python3' '

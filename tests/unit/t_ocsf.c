@@ -219,11 +219,12 @@ static void test_reader(void)
 	strcpy(s.method, "POST");
 	strcpy(s.path, "/admin");
 	strcpy(s.reason, "denied by deny rule");
+	s.http_status = 403;
 	ok(fc_ocsf_summary_to_json(&s, &j) == 0, "summary json");
 	txt = cJSON_PrintUnformatted(j);
 	is_str(txt, "{\"time\":0,\"class\":4002,\"activity\":6,\"decision\":\"denied\","
 		    "\"dst\":\"api.test:443\",\"method\":\"POST\",\"path\":\"/admin\","
-		    "\"reason\":\"denied by deny rule\"}", "normalised denial");
+		    "\"status\":403,\"reason\":\"denied by deny rule\"}", "normalised denial");
 	cJSON_free(txt);
 	cJSON_Delete(j);
 }
