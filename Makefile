@@ -7,6 +7,7 @@
 #   make fuzz       build libFuzzer targets with clang into build/fuzz/
 #   make bench      run the benchmarks (bench/run.sh, bench/proxy.sh)
 #   make check-long 100 000 requests through the ASan proxy (leaks, fds)
+#   make lint       cppcheck over our C (CI runs it; any finding fails)
 #   make docker-image  build forkcell-sandbox:latest for --runtime docker
 #   make install    install the programs into $(DESTDIR)$(PREFIX)/bin
 #
@@ -156,6 +157,15 @@ bench: all
 check-long:
 	$(MAKE) VARIANT=asan all
 	FORKCELL_BIN=$(CURDIR)/build/asan $(PROVE) --exec '' tests/long/*.sh
+
+# Static analysis of our own C only: no system include path is given, so
+# cppcheck reads our headers and tests/lint/cppcheck-defs.h for the one
+# library macro it must understand.
+LINT_DIRS := common fs ctl tests/unit tests/fuzz tests/helpers bench
+lint:
+	cppcheck --quiet --enable=warning,portability --std=c11 --inline-suppr \
+		-D_GNU_SOURCE -DFUSE_USE_VERSION=314 -Icommon -Ifs -Ictl \
+		--include=tests/lint/cppcheck-defs.h --error-exitcode=1 $(LINT_DIRS)
 
 install: $(FS_BIN) $(CTL_BIN) $(PROXY_BIN) $(INIT_BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -240,7 +240,7 @@ static int rp_entry(struct rp *r, uint64_t hparent, uint64_t cparent, const char
 {
 	struct fc_dirent hde, cde;
 	struct fc_inode ci, hi;
-	bool hhas, chas;
+	bool hhas = false, chas = false;
 	int rc = rp_lookup(r, r->h, hparent, name, &hde, &hhas);
 
 	if (rc == 0)
@@ -267,7 +267,7 @@ static int rp_entry(struct rp *r, uint64_t hparent, uint64_t cparent, const char
 /* Parent directory link counts follow a subdirectory added or removed. */
 static int rp_fix_parent(struct rp *r, uint64_t parent)
 {
-	struct fc_inode in;
+	struct fc_inode in = { 0 };
 	uint32_t subdirs = 0;
 	int rc = fc_dirent_iter(r->t, r->h, parent, NULL, count_dir_cb, &subdirs);
 

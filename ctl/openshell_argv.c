@@ -79,7 +79,7 @@ static int add_int(struct osh_argv *a, int v)
 
 static void name_part(const char *in, size_t max, char *out, size_t *len)
 {
-	for (size_t i = 0; in[i] && i < max; i++) {
+	for (size_t i = 0; i < max && in[i]; i++) {
 		char c = in[i];
 
 		if (c >= 'A' && c <= 'Z')
@@ -454,13 +454,15 @@ static bool add_read(cJSON *root, const char *key, const struct osh_policy_read 
 int osh_policy_evidence(const struct osh_policy_read *before, const struct osh_policy_read *after,
 			char *out, size_t cap, bool *loaded)
 {
-	bool both = before->ok && after && after->ok;
-	bool changed = both && (before->rev.version != after->rev.version ||
-				strcmp(before->rev.hash, after->rev.hash) != 0);
+	bool both = after && before->ok && after->ok;
+	bool changed = false;
 	cJSON *root = cJSON_CreateObject();
 	char *text = NULL;
 	int rc = -ENOMEM;
 
+	if (after && both)
+		changed = before->rev.version != after->rev.version ||
+			  strcmp(before->rev.hash, after->rev.hash) != 0;
 	if (!root || !add_read(root, "before", before, NULL) ||
 	    !add_read(root, "after", after, "not read: the command did not run") ||
 	    !(both ? cJSON_AddBoolToObject(root, "changed_during_run", changed)
@@ -473,7 +475,8 @@ int osh_policy_evidence(const struct osh_policy_read *before, const struct osh_p
 	if (rc == 0)
 		memcpy(out, text, strlen(text) + 1);
 	if (rc == 0 && loaded)
-		*loaded = both && !changed && strcmp(before->rev.status, "loaded") == 0 &&
+		*loaded = after && both && !changed &&
+			  strcmp(before->rev.status, "loaded") == 0 &&
 			  strcmp(after->rev.status, "loaded") == 0;
 out:
 	cJSON_free(text);

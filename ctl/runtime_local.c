@@ -259,7 +259,7 @@ static void argv_free(struct argv_buf *a)
  */
 static pid_t child_pid(int fd)
 {
-	char buf[4096];
+	char buf[4096] = "";
 	size_t len = 0;
 	const char *p;
 

@@ -12,8 +12,8 @@ PACKAGES=(
 	build-essential pkg-config make gcc
 	libfuse3-dev liblmdb-dev libxxhash-dev libcjson-dev libyaml-dev
 	libssl-dev libcurl4-openssl-dev libseccomp-dev libevent-dev
-	# fuzzing (make fuzz: clang's libFuzzer runtime)
-	clang libclang-rt-14-dev
+	# fuzzing (make fuzz: clang's libFuzzer runtime); static analysis (make lint)
+	clang libclang-rt-14-dev cppcheck
 	# runtime
 	fuse3 bubblewrap
 	# tests: TAP runner (prove is in perl), FUSE, store inspection, oracles

@@ -993,8 +993,10 @@ static void g_mmap(void)
 	char *m, *m2, *buf = malloc(len);
 	int fd, fd2, ok = 1;
 
-	if (!CHECK(buf != NULL, "malloc"))
+	if (!buf) {
+		CHECK(0, "malloc");
 		return;
+	}
 	CHECK_OK(fd = open(P("m"), O_RDWR | O_CREAT, 0644), "create");
 	CHECK_OK(ftruncate(fd, (off_t)len), "size 64 KiB");
 	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -99,6 +99,7 @@ static void test_net(void)
 	is_str(str_at(o, "container.name"), "c1", "cell");
 	cJSON_Delete(o);
 	free(line);
+	line = NULL;
 
 	ev.decision = FC_OCSF_DENIED;
 	ev.activity_id = FC_OCSF_NET_REFUSE;
@@ -118,6 +119,7 @@ static void test_net(void)
 	ok(!at(o, "actor.process.name"), "unknown exe omitted");
 	cJSON_Delete(o);
 	free(line);
+	line = NULL;
 
 	ev.decision = FC_OCSF_AUDITED;
 	ok(fc_ocsf_net_event(&ev, &line, &n) == 0, "audited event");
@@ -126,6 +128,7 @@ static void test_net(void)
 	is_str(str_at(o, "action"), "Allowed", "audit lets through");
 	cJSON_Delete(o);
 	free(line);
+	line = NULL;
 
 	ev.activity_id = 3;
 	is_int(fc_ocsf_net_event(&ev, &line, &n), -EINVAL, "unknown activity refused");
@@ -169,6 +172,7 @@ static void test_http(void)
 		   s.http_status == 200 && !strcmp(s.run_id, "r-1") && !strcmp(s.cell, "c1"),
 	   "every fact round-trips");
 	free(line);
+	line = NULL;
 
 	ev.method = "PROPFIND";
 	ev.dst_host = "a\"b\\c\n";
@@ -180,6 +184,7 @@ static void test_http(void)
 	   "escaped, not injected; other methods are activity 99");
 	cJSON_Delete(o);
 	free(line);
+	line = NULL;
 	ev.method = NULL;
 	is_int(fc_ocsf_http_event(&ev, &line, &n), -EINVAL, "method required");
 }
