@@ -22,7 +22,6 @@
 #include "fc_ocsf.h"
 #include "receipt_chain.h"
 
-
 struct ev_query {
 	const char *cell, *run, *host;
 	bool has_decision;

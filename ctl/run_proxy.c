@@ -233,15 +233,17 @@ static int stop_proxy(struct run_enforce *e, struct fc_diag *d)
 }
 
 struct event_tally {
-	uint64_t lines, bytes;
+	struct run_enforce *e;
+	uint64_t lines;
 	uint64_t n[3][3]; /* [net, http, other][decision] */
 	uint64_t not_recorded;
 	struct fc_sha256 h;
 };
 
-static void tally_line(struct run_enforce *e, struct event_tally *t, const char *line,
-		       size_t len)
+/* One line of the events file (fc_lines callback); arg is the tally. */
+static int tally_line(void *arg, const char *line, size_t len, unsigned int flags)
 {
+	struct event_tally *t = arg;
 	struct fc_ocsf_summary s;
 	struct fc_diag d;
 	cJSON *j = NULL;
@@ -249,20 +251,28 @@ static void tally_line(struct run_enforce *e, struct event_tally *t, const char 
 
 	fc_diag_init(&d);
 	t->lines++;
-	if (fc_ocsf_parse_line(line, len, &s, &d) < 0) {
-		t->n[2][FC_OCSF_DENIED]++; /* unreadable: counted, never trusted */
-		return;
+	/* Torn (the proxy died mid-write), over-long or unparsable: counted
+	 * as unreadable, never trusted. */
+	if (flags || fc_ocsf_parse_line(line, len, &s, &d) < 0) {
+		t->n[2][FC_OCSF_DENIED]++;
+		return 0;
 	}
 	cls = s.class_uid == FC_OCSF_NET_CLASS ? 0 : s.class_uid == FC_OCSF_HTTP_CLASS ? 1 : 2;
 	t->n[cls][s.decision]++;
 	if (s.decision == FC_OCSF_ALLOWED)
-		return;
-	if (cJSON_GetArraySize(e->recorded) >= RUN_EVENTS_RECORDED) {
+		return 0;
+	if (cJSON_GetArraySize(t->e->recorded) >= RUN_EVENTS_RECORDED) {
 		t->not_recorded++;
-		return;
+		return 0;
 	}
 	if (fc_ocsf_summary_to_json(&s, &j) == 0)
-		cJSON_AddItemToArray(e->recorded, j);
+		cJSON_AddItemToArray(t->e->recorded, j);
+	return 0;
+}
+
+static void tally_bytes(void *arg, const void *p, size_t n)
+{
+	fc_sha256_update(&((struct event_tally *)arg)->h, p, n);
 }
 
 static cJSON *counts_json(const uint64_t n[3])
@@ -275,35 +285,11 @@ static cJSON *counts_json(const uint64_t n[3])
 	return o;
 }
 
-struct events_read {
-	struct run_enforce *e;
-	struct event_tally *t;
-};
-
-static int events_line(void *arg, const char *s, size_t n, unsigned int flags)
-{
-	struct events_read *r = arg;
-
-	if (flags) { /* torn (the proxy died mid-write) or over-long: never trusted */
-		r->t->lines++;
-		r->t->n[2][FC_OCSF_DENIED]++;
-		return 0;
-	}
-	tally_line(r->e, r->t, s, n);
-	return 0;
-}
-
-static void events_bytes(void *arg, const void *p, size_t n)
-{
-	fc_sha256_update(&((struct events_read *)arg)->t->h, p, n);
-}
-
 /* Hash, count and excerpt the events file, one line at a time. */
 static int read_events(struct run_enforce *e, struct fc_diag *d)
 {
-	struct event_tally t = { 0 };
-	struct events_read r = { e, &t };
-	const struct fc_lines_cb cb = { events_line, events_bytes, &r };
+	struct event_tally t = { .e = e };
+	const struct fc_lines_cb cb = { tally_line, tally_bytes, &t };
 	char hex[FC_SHA256_HEX];
 	uint8_t digest[FC_SHA256_LEN];
 	uint64_t len = 0;

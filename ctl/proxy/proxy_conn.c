@@ -392,12 +392,11 @@ static bool decide_request(struct proxy_conn *c)
 	ev.method = c->req->method;
 	ev.scheme = c->up_tls ? "https" : "http";
 	ev.path = r.path[0] ? r.path : c->req->path;
-	if (r.verdict != FC_EGRESS_DENY) {
-		proxy_event_http_defer(c, &ev); /* written with the response's status */
+	/* Written with its outcome: the upstream's status, or our own answer
+	 * (the 403 below goes through send_json, which records it). */
+	proxy_event_http_defer(c, &ev);
+	if (r.verdict != FC_EGRESS_DENY)
 		return true;
-	}
-	ev.http_status = 403; /* our answer */
-	proxy_event_http(c->px, &ev);
 	proxy_reply_req_denied(c, &r, ev.path);
 	return false;
 }

@@ -43,8 +43,8 @@ static void send_json(struct proxy_conn *c, int status, cJSON *body)
 	const char *t = text ? text : "{\"error\":\"internal\"}";
 	struct evbuffer *out = bufferevent_get_output(c->cli);
 
-	/* An allowed request we answer ourselves (our 502, an SSRF refusal
-	 * after DNS) has this answer as its outcome. */
+	/* A request we answer ourselves (a policy denial, our 502, an SSRF
+	 * refusal after DNS) has this answer as its outcome. */
 	proxy_event_http_done(c, status);
 	evbuffer_add_printf(out,
 			    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
@@ -139,7 +139,6 @@ void proxy_reply_ssrf(struct proxy_conn *c, const char *why)
 void proxy_reply_unreachable(struct proxy_conn *c, const char *detail)
 {
 	cJSON *o = cJSON_CreateObject();
-
 
 	if (o) {
 		cJSON_AddStringToObject(o, "error", "upstream_unreachable");

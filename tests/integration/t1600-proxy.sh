@@ -427,7 +427,8 @@ test_expect_success 'request events carry the upstream status code, or our 502' 
 	test_cmp_str 1 "$(events_with "e[\"class_uid\"] == 4002 and e[\"http_request\"][\"url\"][\"path\"] == \"/a/b\" and e[\"http_response\"][\"code\"] == 200")" &&
 	test_cmp_str 1 "$(events_with "e[\"class_uid\"] == 4002 and e[\"dst_endpoint\"][\"domain\"] == \"closed.test\" and e[\"http_response\"][\"code\"] == 502")" &&
 	test_cmp_str 1 "$(events_with "e[\"class_uid\"] == 4002 and e[\"dst_endpoint\"][\"domain\"] == \"loop.test\" and e[\"http_response\"][\"code\"] == 403")" &&
-	test_cmp_str 0 "$(events_with "e[\"class_uid\"] == 4002 and u[\"decision\"] != \"denied\" and \"http_response\" not in e")"
+	test_cmp_str 0 "$(events_with "e[\"class_uid\"] == 4002 and u[\"decision\"] != \"denied\" and \"http_response\" not in e")" &&
+	test_cmp_str 0 "$(events_with "e[\"class_uid\"] == 4002 and u[\"decision\"] == \"denied\" and e.get(\"http_response\", {}).get(\"code\") != 403")"
 '
 
 test_expect_success 'malformed requests get 400 and the proxy survives' '
