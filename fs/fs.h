@@ -10,10 +10,18 @@
  * Inodes: FUSE nodeid 1 is the cell's root_ino, every other nodeid is our
  * inode number (store-global, never reused, so generation numbers are 0).
  * The in-memory table (fs_inode.c) holds an entry for every inode the
- * kernel knows (nlookup > 0), is holding open, or a request is using.
- * Attributes are not cached here: LMDB reads are cheap and the kernel
- * caches them for a day. What lives here is the state LMDB does not have
- * yet (size/mtime of writes, "dirty") and the shared blob fd of open files.
+ * kernel knows (nlookup > 0) or a request is using. Attributes are not
+ * cached here: LMDB reads are cheap and the kernel caches them for a day.
+ * What lives here is the state LMDB does not have yet (size/mtime of
+ * writes, "dirty") and the inode's cached blob fd.
+ *
+ * Regular files have no OPEN, CREATE, FLUSH or RELEASE requests: open
+ * replies ENOSYS once, after which the kernel opens and closes files
+ * without asking us (FUSE's "no open" mode), and creates come as MKNOD.
+ * Nothing tells us when a file is closed, so an unlinked regular file is
+ * deleted when the kernel forgets its inode (it keeps the inode while any
+ * process holds it open), and blob fds are kept in a bounded cache
+ * (fs_copyup.c).
  */
 #ifndef FS_H
 #define FS_H
@@ -34,9 +42,8 @@ struct fs_inode {
 	uint64_t ino;
 	struct fs_inode *hnext;   /* hash chain; table lock */
 
-	/* Guarded by the table lock. The entry is freed when all are 0. */
+	/* Guarded by the table lock. The entry is freed when both are 0. */
 	uint64_t nlookup;         /* kernel references (lookup count) */
-	uint32_t nopen;           /* open file and directory handles */
 	uint32_t nref;            /* requests and the dirty list using it */
 	bool maybe_orphan;        /* nlink may have reached 0: check on forget */
 
@@ -52,7 +59,8 @@ struct fs_inode {
 	/* Guarded by io: read-locked by I/O, write-locked to change the fd. */
 	pthread_rwlock_t io;
 	bool fd_valid;            /* fd/fd_blob/... describe the current record */
-	int fd;                   /* shared blob fd, -1 = none (blob 0 or not open) */
+	int fd;                   /* cached blob fd, -1 = none (blob 0 or not open) */
+	uint64_t fd_used;         /* fd cache clock at its last use (relaxed atomic) */
 	bool fd_rw;               /* fd is a writable fd of a hot own blob */
 	uint64_t fd_blob;         /* blob id the fd belongs to, 0 = none */
 	uint64_t fd_blob_gen;     /* its birth generation */
@@ -176,13 +184,10 @@ void fs_inode_unref(struct fs_ctx *ctx, struct fs_inode *ent);
 int fs_inode_lookup_inc(struct fs_ctx *ctx, uint64_t ino);
 /* Mark ino as possibly unlinked (checked for deletion on its last forget). */
 void fs_inode_mark_orphan(struct fs_ctx *ctx, uint64_t ino);
-void fs_inode_open_inc(struct fs_ctx *ctx, struct fs_inode *ent);
-uint32_t fs_inode_open_count(struct fs_ctx *ctx, struct fs_inode *ent);
-/* Whether a handle of ino is open (an unlinked inode must then survive). */
-bool fs_inode_is_open(struct fs_ctx *ctx, uint64_t ino);
-/* Returns the open count left. */
-uint32_t fs_inode_open_dec(struct fs_ctx *ctx, struct fs_inode *ent);
-/* After the last close: delete the record if the inode is unlinked and forgotten. */
+/* Whether the kernel references ino (it may then be open: an unlinked
+ * regular file must survive until the kernel forgets it). */
+bool fs_inode_known(struct fs_ctx *ctx, uint64_t ino);
+/* After an unlink: delete the record now if the kernel does not know the inode. */
 void fs_inode_reap_check(struct fs_ctx *ctx, uint64_t ino);
 void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
@@ -236,9 +241,12 @@ int fs_io_truncate(struct fs_ctx *ctx, struct fs_inode *ent, uint64_t size);
  * Give a freshly created file's writable fd of its hot blob (id blob, born
  * in blob_gen: the head that created it) to ent. Takes ownership of fd.
  */
-void fs_io_adopt(struct fs_inode *ent, int fd, uint64_t blob, uint64_t blob_gen);
-/* Drop the shared fd (last close, restore). */
+void fs_io_adopt(struct fs_ctx *ctx, struct fs_inode *ent, int fd, uint64_t blob,
+		 uint64_t blob_gen);
+/* Drop the cached fd (restore); the next I/O reopens it. */
 void fs_io_drop(struct fs_inode *ent);
+/* Close the fd of an entry being freed (nothing else can use it). */
+void fs_io_forget(struct fs_inode *ent);
 
 /* ---- handlers ---- */
 
@@ -258,8 +266,6 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		  const char *newname, unsigned int flags);
 void fs_op_statfs(fuse_req_t req, fuse_ino_t ino);
-void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		  struct fuse_file_info *fi);
 
 void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -274,7 +280,6 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi);
 void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t off,
 		     struct fuse_file_info *fi);
-void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,

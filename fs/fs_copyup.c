@@ -1,9 +1,14 @@
 /*
- * fs_copyup: the shared blob fd of an inode and copy-on-write.
+ * fs_copyup: the cached blob fd of an inode, and copy-on-write.
  *
- * While a file is open, all its handles share one fd of its blob, kept in
- * the inode entry and guarded by the entry's io rwlock: I/O holds it for
- * reading, (re)opening or replacing the fd holds it for writing. A blob is
+ * All handles of a file share one fd of its blob, kept in the inode entry
+ * and guarded by the entry's io rwlock: I/O holds it for reading,
+ * (re)opening or replacing the fd holds it for writing. We are not told
+ * when files close (fs_ops_file.c), so the fd stays until the kernel
+ * forgets the inode, a restore drops it, or the cache trims itself: past
+ * FS_FD_MAX cached fds, every fd not used during the last FS_FD_KEEP opens
+ * is closed (one walk of the inode table per FS_FD_MAX - FS_FD_KEEP opens,
+ * skipping fds in use). The next I/O reopens a dropped fd. A blob is
  * written in place only when it is hot (born in the view's head). The
  * first write to a frozen or base blob copies it up into a new blob of the
  * head (fc_blob_copyup: FICLONE or copy_file_range keeping holes) and swaps
@@ -15,23 +20,91 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "fc_log.h"
 
+/* Well under the ~20 000 open files a process gets, LMDB and sockets aside. */
+#define FS_FD_MAX 4096
+#define FS_FD_KEEP 1024
+
+/* Process-wide, like the fd table they account for. */
+static atomic_uint fs_fd_count;     /* blob fds held by entries */
+static atomic_uint_fast64_t fs_fd_clock; /* ticks once per fd opened */
+
+static void fs_io_touch(struct fs_inode *ent)
+{
+	__atomic_store_n(&ent->fd_used, atomic_load_explicit(&fs_fd_clock, memory_order_relaxed),
+			 __ATOMIC_RELAXED);
+}
+
+/* Close ent's fd and forget it; io write-locked (or ent unreachable). */
+static void fs_io_clear(struct fs_inode *ent)
+{
+	if (ent->fd >= 0) {
+		close(ent->fd);
+		atomic_fetch_sub(&fs_fd_count, 1);
+	}
+	ent->fd = -1;
+	ent->fd_rw = false;
+	ent->fd_blob = 0;
+	ent->fd_valid = false;
+}
+
+struct fs_trim {
+	uint_fast64_t before;   /* fds last used before this tick are closed */
+	unsigned int closed;
+};
+
+/* Table lock held: never block, so an fd in use (io locked) is skipped. */
+static void fs_io_trim_one(struct fs_inode *ent, void *arg)
+{
+	struct fs_trim *tr = arg;
+
+	if (pthread_rwlock_trywrlock(&ent->io) != 0)
+		return;
+	if (ent->fd >= 0 && __atomic_load_n(&ent->fd_used, __ATOMIC_RELAXED) < tr->before) {
+		fs_io_clear(ent);
+		tr->closed++;
+	}
+	pthread_rwlock_unlock(&ent->io);
+}
+
+static void fs_io_trim(struct fs_ctx *ctx)
+{
+	struct fs_trim tr = { 0 };
+	uint_fast64_t now = atomic_load(&fs_fd_clock);
+
+	if (atomic_load(&fs_fd_count) <= FS_FD_MAX || now <= FS_FD_KEEP)
+		return;
+	tr.before = now - FS_FD_KEEP;
+	fs_itable_each(ctx, fs_io_trim_one, &tr);
+	fc_log(FC_LOG_DEBUG, "fd cache: closed %u fds, %u left", tr.closed,
+	       atomic_load(&fs_fd_count));
+}
+
 /* Replace ent's fd state; io write-locked. Takes ownership of fd. */
 static void fs_io_install(struct fs_inode *ent, int fd, bool rw, uint64_t blob, uint64_t gen)
 {
-	if (ent->fd >= 0 && ent->fd != fd)
-		close(ent->fd);
+	if (ent->fd != fd) {
+		if (ent->fd >= 0) {
+			close(ent->fd);
+			atomic_fetch_sub(&fs_fd_count, 1);
+		}
+		if (fd >= 0)
+			atomic_fetch_add(&fs_fd_count, 1);
+	}
 	ent->fd = fd;
 	ent->fd_rw = rw;
 	ent->fd_blob = blob;
 	ent->fd_blob_gen = gen;
 	ent->fd_valid = true;
+	__atomic_store_n(&ent->fd_used, atomic_fetch_add(&fs_fd_clock, 1) + 1, __ATOMIC_RELAXED);
 }
 
-void fs_io_adopt(struct fs_inode *ent, int fd, uint64_t blob, uint64_t blob_gen)
+void fs_io_adopt(struct fs_ctx *ctx, struct fs_inode *ent, int fd, uint64_t blob,
+		 uint64_t blob_gen)
 {
 	pthread_rwlock_wrlock(&ent->io);
 	if (!ent->fd_valid) {
@@ -42,18 +115,19 @@ void fs_io_adopt(struct fs_inode *ent, int fd, uint64_t blob, uint64_t blob_gen)
 	pthread_rwlock_unlock(&ent->io);
 	if (fd >= 0)
 		close(fd);
+	fs_io_trim(ctx);
 }
 
 void fs_io_drop(struct fs_inode *ent)
 {
 	pthread_rwlock_wrlock(&ent->io);
-	if (ent->fd >= 0)
-		close(ent->fd);
-	ent->fd = -1;
-	ent->fd_rw = false;
-	ent->fd_blob = 0;
-	ent->fd_valid = false;
+	fs_io_clear(ent);
 	pthread_rwlock_unlock(&ent->io);
+}
+
+void fs_io_forget(struct fs_inode *ent)
+{
+	fs_io_clear(ent);
 }
 
 static bool fs_blob_hot(const struct fs_ctx *ctx, const struct fc_inode *rec)
@@ -169,8 +243,10 @@ int fs_io_read_lock(struct fs_ctx *ctx, struct fs_inode *ent)
 
 	for (;;) {
 		pthread_rwlock_rdlock(&ent->io);
-		if (ent->fd_valid)
+		if (ent->fd_valid) {
+			fs_io_touch(ent);
 			return 0;
+		}
 		pthread_rwlock_unlock(&ent->io);
 		pthread_rwlock_wrlock(&ent->io);
 		if (!ent->fd_valid)
@@ -178,6 +254,7 @@ int fs_io_read_lock(struct fs_ctx *ctx, struct fs_inode *ent)
 		pthread_rwlock_unlock(&ent->io);
 		if (rc < 0)
 			return rc;
+		fs_io_trim(ctx);
 	}
 }
 
@@ -194,8 +271,10 @@ int fs_io_write_lock(struct fs_ctx *ctx, struct fs_inode *ent)
 		return -EROFS;
 	for (;;) {
 		pthread_rwlock_rdlock(&ent->io);
-		if (fs_io_writable(ctx, ent))
+		if (fs_io_writable(ctx, ent)) {
+			fs_io_touch(ent);
 			return 0;
+		}
 		pthread_rwlock_unlock(&ent->io);
 		pthread_rwlock_wrlock(&ent->io);
 		if (!fs_io_writable(ctx, ent))
@@ -203,6 +282,7 @@ int fs_io_write_lock(struct fs_ctx *ctx, struct fs_inode *ent)
 		pthread_rwlock_unlock(&ent->io);
 		if (rc < 0)
 			return rc;
+		fs_io_trim(ctx);
 	}
 }
 
@@ -263,5 +343,6 @@ int fs_io_truncate(struct fs_ctx *ctx, struct fs_inode *ent, uint64_t size)
 	pthread_rwlock_wrlock(&ent->io);
 	rc = fs_io_truncate_locked(ctx, ent, size);
 	pthread_rwlock_unlock(&ent->io);
+	fs_io_trim(ctx);
 	return rc;
 }

@@ -3,10 +3,9 @@
  * (view lock, per-thread read transactions) and the forget handlers.
  *
  * The table maps our inode numbers to struct fs_inode. An entry lives while
- * the kernel references the inode (nlookup), while a handle is open (nopen)
- * or while a request or the dirty list uses it (nref); all three counters
- * are guarded by the one table mutex, whose critical sections are a hash
- * probe and a few increments.
+ * the kernel references the inode (nlookup) or while a request or the
+ * dirty list uses it (nref); both counters are guarded by the one table
+ * mutex, whose critical sections are a hash probe and a few increments.
  */
 #include "fs.h"
 
@@ -144,8 +143,7 @@ static size_t fs_hash(uint64_t ino, size_t nbuckets)
 
 static void fs_inode_free(struct fs_inode *ent)
 {
-	if (ent->fd >= 0)
-		close(ent->fd);
+	fs_io_forget(ent);
 	pthread_mutex_destroy(&ent->lock);
 	pthread_rwlock_destroy(&ent->io);
 	free(ent);
@@ -244,7 +242,7 @@ static void fs_itable_maybe_free(struct fs_itable *it, struct fs_inode *e)
 {
 	struct fs_inode **pp;
 
-	if (e->nlookup || e->nopen || e->nref)
+	if (e->nlookup || e->nref)
 		return;
 	pp = &it->buckets[fs_hash(e->ino, it->nbuckets)];
 	while (*pp && *pp != e)
@@ -313,45 +311,16 @@ void fs_inode_mark_orphan(struct fs_ctx *ctx, uint64_t ino)
 	pthread_mutex_unlock(&ctx->itab.lock);
 }
 
-void fs_inode_open_inc(struct fs_ctx *ctx, struct fs_inode *ent)
-{
-	pthread_mutex_lock(&ctx->itab.lock);
-	ent->nopen++;
-	pthread_mutex_unlock(&ctx->itab.lock);
-}
-
-uint32_t fs_inode_open_dec(struct fs_ctx *ctx, struct fs_inode *ent)
-{
-	uint32_t left;
-
-	pthread_mutex_lock(&ctx->itab.lock);
-	if (ent->nopen)
-		ent->nopen--;
-	left = ent->nopen;
-	pthread_mutex_unlock(&ctx->itab.lock);
-	return left;
-}
-
-bool fs_inode_is_open(struct fs_ctx *ctx, uint64_t ino)
+bool fs_inode_known(struct fs_ctx *ctx, uint64_t ino)
 {
 	struct fs_inode *e;
-	bool open;
+	bool known;
 
 	pthread_mutex_lock(&ctx->itab.lock);
 	e = fs_itable_probe(&ctx->itab, ino);
-	open = e && e->nopen > 0;
+	known = e && e->nlookup > 0;
 	pthread_mutex_unlock(&ctx->itab.lock);
-	return open;
-}
-
-uint32_t fs_inode_open_count(struct fs_ctx *ctx, struct fs_inode *ent)
-{
-	uint32_t n;
-
-	pthread_mutex_lock(&ctx->itab.lock);
-	n = ent->nopen;
-	pthread_mutex_unlock(&ctx->itab.lock);
-	return n;
+	return known;
 }
 
 void fs_itable_each(struct fs_ctx *ctx, void (*cb)(struct fs_inode *ent, void *arg), void *arg)
@@ -369,31 +338,35 @@ void fs_itable_each(struct fs_ctx *ctx, void (*cb)(struct fs_inode *ent, void *a
 }
 
 /*
- * Delete the record of an unlinked inode once the kernel forgot it and no
- * handle is open. The record is checked in the current view: after a
+ * Delete the record of an unlinked inode once the kernel forgot it: the
+ * kernel keeps an inode while any process has it open. The record is checked in the current view: after a
  * restore the inode may be alive again.
  */
-static void fs_forget_reap(struct fs_ctx *ctx, uint64_t ino)
+static void fs_forget_reap(struct fs_ctx *ctx, const uint64_t *inos, size_t n)
 {
 	struct fc_txn t = { 0 };
-	struct fc_inode rec;
+	size_t i;
 	int rc;
 
-	rc = fs_wtxn_begin(ctx, &t);
-	if (rc < 0)
+	if (n == 0)
 		return;
-	rc = fc_inode_get(&t, &ctx->view, ino, &rec);
-	if (rc == 0 && rec.nlink == 0)
-		rc = fs_gen_inode_delete(ctx, &t, ino);
-	else
-		rc = 1; /* relinked, or already reaped at unlink */
+	rc = fs_wtxn_begin(ctx, &t);
+	for (i = 0; rc == 0 && i < n; i++) {
+		struct fc_inode rec;
+
+		rc = fc_inode_get(&t, &ctx->view, inos[i], &rec);
+		if (rc == 0 && rec.nlink == 0)
+			rc = fs_gen_inode_delete(ctx, &t, inos[i]);
+		else if (rc == 0 || rc == -ENOENT)
+			rc = 0; /* relinked, or already reaped */
+	}
 	if (rc == 0)
 		rc = fc_txn_commit(&t);
 	else
 		fc_txn_abort(&t);
 	if (rc < 0)
-		fc_log(FC_LOG_WARN, "cannot delete unlinked inode %llu: %s",
-		       (unsigned long long)ino, fc_strerror(rc));
+		fc_log(FC_LOG_WARN, "cannot delete %zu unlinked inode(s) from %llu on: %s", n,
+		       (unsigned long long)inos[0], fc_strerror(rc));
 }
 
 /* Drop n lookups of nodeid; returns true when an orphan check is due. */
@@ -406,7 +379,7 @@ static bool fs_forget_one(struct fs_ctx *ctx, uint64_t ino, uint64_t n)
 	e = fs_itable_probe(&ctx->itab, ino);
 	if (e) {
 		e->nlookup = e->nlookup > n ? e->nlookup - n : 0;
-		if (e->nlookup == 0 && e->nopen == 0 && e->maybe_orphan) {
+		if (e->nlookup == 0 && e->maybe_orphan) {
 			reap = true;
 			e->maybe_orphan = false;
 		}
@@ -423,17 +396,13 @@ void fs_inode_reap_check(struct fs_ctx *ctx, uint64_t ino)
 
 	pthread_mutex_lock(&ctx->itab.lock);
 	e = fs_itable_probe(&ctx->itab, ino);
-	/*
-	 * Only open files keep an unlinked inode alive. The kernel may still
-	 * cache the inode (nlookup > 0) but no name leads to it any more, so
-	 * its data is freed now, as ext4 does, not at the kernel's forget.
-	 */
-	reap = !e || (e->nopen == 0 && e->maybe_orphan);
+	/* Known to the kernel: it may be open, fs_forget_one reaps it later. */
+	reap = !e || (e->nlookup == 0 && e->maybe_orphan);
 	if (e && reap)
 		e->maybe_orphan = false;
 	pthread_mutex_unlock(&ctx->itab.lock);
 	if (reap)
-		fs_forget_reap(ctx, ino);
+		fs_forget_reap(ctx, &ino, 1);
 }
 
 void fs_op_forget(fuse_req_t req, fuse_ino_t nodeid, uint64_t nlookup)
@@ -442,7 +411,7 @@ void fs_op_forget(fuse_req_t req, fuse_ino_t nodeid, uint64_t nlookup)
 	uint64_t ino = fs_ino(ctx, nodeid);
 
 	if (fs_forget_one(ctx, ino, nlookup))
-		fs_forget_reap(ctx, ino);
+		fs_forget_reap(ctx, &ino, 1);
 	fs_req_end(ctx);
 	fuse_reply_none(req);
 }
@@ -450,14 +419,22 @@ void fs_op_forget(fuse_req_t req, fuse_ino_t nodeid, uint64_t nlookup)
 void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
 	struct fs_ctx *ctx = fs_req_begin(req);
-	size_t i;
+	uint64_t *reap = calloc(count, sizeof(*reap));
+	size_t i, n = 0;
 
+	/* Unlinked files forgotten together (rm -rf) are deleted in one txn. */
 	for (i = 0; i < count; i++) {
 		uint64_t ino = fs_ino(ctx, forgets[i].ino);
 
-		if (fs_forget_one(ctx, ino, forgets[i].nlookup))
-			fs_forget_reap(ctx, ino);
+		if (!fs_forget_one(ctx, ino, forgets[i].nlookup))
+			continue;
+		if (reap)
+			reap[n++] = ino;
+		else
+			fs_forget_reap(ctx, &ino, 1);
 	}
+	fs_forget_reap(ctx, reap, n);
+	free(reap);
 	fs_req_end(ctx);
 	fuse_reply_none(req);
 }

@@ -160,8 +160,6 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t nodeid, struct stat *attr, int to_
 	rc = ctx->ro ? -EROFS : fs_inode_ref(ctx, fs_ino(ctx, nodeid), true, &ent);
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		rc = attr->st_size < 0 ? -EINVAL : fs_io_truncate(ctx, ent, (uint64_t)attr->st_size);
-		if (fs_inode_open_count(ctx, ent) == 0)
-			fs_io_drop(ent);
 	}
 	if (rc == 0 && (to_set & ~FUSE_SET_ATTR_SIZE))
 		rc = fs_setattr_meta(ctx, ent, attr, to_set);
@@ -250,9 +248,9 @@ static int fs_parent_load(struct fs_ctx *ctx, struct fc_txn *t, uint64_t parent,
 
 /*
  * Make a new inode named name in parent; on success fill e (no lookup
- * counted). With fd_out (create(2) of a regular file), the file gets its
- * empty hot blob in the same txn and *fd_out is its writable fd, so the
- * first write needs neither a txn nor an open.
+ * counted). With fd_out (a regular file), the file gets its empty hot blob
+ * in the same txn and *fd_out is its writable fd, so the first write needs
+ * neither a txn nor an open.
  */
 static int fs_mknode(fuse_req_t req, struct fs_ctx *ctx, uint64_t parent, const char *name,
 		     mode_t mode, dev_t rdev, const char *target, struct fuse_entry_param *e,
@@ -319,18 +317,31 @@ static void fs_reply_new(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 {
 	struct fs_ctx *ctx = fs_req_begin(req);
 	struct fuse_entry_param e;
+	struct fs_inode *ent = NULL;
+	struct fc_inode rec;
+	int fd = -1;
 	/* New names take metadata space: leave the reserve to unlink/rename. */
 	int rc = fs_space_check(ctx, 0);
 
+	/* open(O_CREAT) of a regular file arrives here too (we have no create). */
 	if (rc == 0)
-		rc = fs_mknode(req, ctx, fs_ino(ctx, parent), name, mode, rdev, target, &e, NULL,
-			       NULL);
+		rc = fs_mknode(req, ctx, fs_ino(ctx, parent), name, mode, rdev, target, &e,
+			       S_ISREG(mode) ? &fd : NULL, &rec);
+	if (rc == 0)
+		rc = fs_inode_ref(ctx, e.ino, true, &ent);
+	if (rc == 0 && fd >= 0) {
+		fs_io_adopt(ctx, ent, fd, rec.blob, rec.blob_gen);
+		fd = -1;
+	}
 	if (rc == 0)
 		rc = fs_inode_lookup_inc(ctx, e.ino);
 	if (rc == 0)
 		fuse_reply_entry(req, &e);
 	else
 		fs_reply_err(req, rc);
+	if (fd >= 0)
+		close(fd);
+	fs_inode_unref(ctx, ent);
 	fs_req_end(ctx);
 }
 
@@ -351,39 +362,6 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const ch
 		return;
 	}
 	fs_reply_new(req, parent, name, S_IFLNK | 0777, 0, link);
-}
-
-void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		  struct fuse_file_info *fi)
-{
-	struct fs_ctx *ctx = fs_req_begin(req);
-	struct fuse_entry_param e;
-	struct fs_inode *ent = NULL;
-	struct fc_inode rec;
-	int fd = -1;
-	int rc = fs_space_check(ctx, 0);
-
-	if (rc == 0)
-		rc = fs_mknode(req, ctx, fs_ino(ctx, parent), name, S_IFREG | (mode & 07777), 0,
-			       NULL, &e, &fd, &rec);
-	if (rc == 0)
-		rc = fs_inode_ref(ctx, e.ino, true, &ent);
-	if (rc == 0) {
-		fs_io_adopt(ent, fd, rec.blob, rec.blob_gen);
-		fd = -1;
-		fs_inode_lookup_inc(ctx, e.ino);
-		fs_inode_open_inc(ctx, ent);
-		fi->keep_cache = 1;
-		fi->noflush = 1;
-		fi->fh = 0;
-		fuse_reply_create(req, &e, fi);
-	} else {
-		fs_reply_err(req, rc);
-	}
-	if (fd >= 0)
-		close(fd);
-	fs_inode_unref(ctx, ent);
-	fs_req_end(ctx);
 }
 
 static int fs_link_txn(struct fs_ctx *ctx, uint64_t ino, uint64_t newparent, const char *newname,
@@ -496,11 +474,13 @@ static int fs_remove_txn(struct fs_ctx *ctx, uint64_t parent, const char *name, 
 		rec.name[0] = '\0';
 	}
 	/*
-	 * The last link of an inode nobody has open: delete it in this txn
-	 * (one commit per unlink instead of two). An open one keeps its
-	 * record with nlink 0 until the last close.
+	 * The last link: delete the inode in this txn (one commit instead of
+	 * two) unless it is a regular file the kernel still references, which
+	 * may be open (we are not told of opens): that one keeps its record
+	 * with nlink 0 until the kernel forgets it. Other kinds have no data
+	 * to read through a handle.
 	 */
-	gone = rec.nlink == 0 && !fs_inode_is_open(ctx, de.ino);
+	gone = rec.nlink == 0 && (!S_ISREG(rec.mode) || !fs_inode_known(ctx, de.ino));
 	if (gone)
 		rc = fs_gen_inode_delete(ctx, &t, de.ino);
 	else

@@ -1,18 +1,27 @@
 /*
- * fs_ops_file: FUSE handlers for open regular files: open, read, write,
- * flush, release, fsync, fallocate, lseek.
+ * fs_ops_file: FUSE handlers for regular files: open, read, write,
+ * release, fsync, fallocate, lseek.
  *
- * All handles of an inode share the inode's blob fd (fs_copyup.c), so no
- * per-handle state exists (fi->fh is 0). Reads splice straight from the
- * blob fd; writes go to the blob fd and only touch the in-memory overlay
+ * Files are opened without us. open replies ENOSYS, and from then on the
+ * kernel opens and closes regular files itself: no OPEN, FLUSH or RELEASE
+ * round trip (with no create handler, O_CREAT becomes MKNOD). Reading a
+ * small file costs READ (and the GETATTR of its atime) instead of OPEN,
+ * READ, GETATTR and RELEASE; creating one costs one request less and no
+ * asynchronous RELEASE. What open did is done elsewhere:
+ * - no per-handle state ever existed: every handle of an inode uses the
+ *   inode's cached blob fd (fs_copyup.c), which the next I/O reopens when
+ *   the cache or a restore dropped it;
+ * - O_TRUNC comes as a SETATTR of size 0 (atomic_o_trunc is off);
+ * - read-only mounts refuse writable opens in the kernel (MS_RDONLY);
+ * - an unlinked regular file lives until the kernel forgets its inode,
+ *   which it keeps while any process has the file open (fs_ops_entry.c).
+ * Writes go to the blob fd and only touch the in-memory overlay
  * (fs_attr.c), which fsync writes to LMDB at once and the flusher thread
- * soon after a close. Files are opened with noflush: close(2) waits for no
- * FLUSH round trip (the handler stays for kernels that ignore the flag).
- * The kernel computes O_APPEND offsets, clears setuid/setgid bits on
- * write (it sends a setattr) and does all file locking locally (we
- * implement no lock handlers). Without the (opt-in) writeback cache every
- * write(2) reaches us synchronously, so a restore never races with dirty
- * kernel pages.
+ * within FS_FLUSH_MS. The kernel computes O_APPEND offsets, clears
+ * setuid/setgid bits on write (it sends a setattr) and does all file
+ * locking locally (we implement no lock handlers). Without the (opt-in)
+ * writeback cache every write(2) reaches us synchronously, so a restore
+ * never races with dirty kernel pages.
  */
 #include "fs.h"
 
@@ -26,29 +35,8 @@
 
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs_ctx *ctx = fs_req_begin(req);
-	struct fs_inode *ent = NULL;
-	int rc = 0;
-
-	if ((fi->flags & O_ACCMODE) != O_RDONLY && (ctx->ro || !ctx->view.writable))
-		rc = -EROFS;
-	if (rc == 0)
-		rc = fs_inode_ref(ctx, fs_ino(ctx, ino), true, &ent);
-	/* libfuse asks for atomic O_TRUNC: the kernel sends no separate setattr. */
-	if (rc == 0 && (fi->flags & O_TRUNC))
-		rc = fs_io_truncate(ctx, ent, 0);
-	if (rc == 0) {
-		fs_inode_open_inc(ctx, ent);
-		fi->keep_cache = 1;
-		fi->noflush = 1;
-		fi->fh = 0;
-		if (fuse_reply_open(req, fi) != 0)
-			fs_inode_open_dec(ctx, ent);
-	} else {
-		fs_reply_err(req, rc);
-	}
-	fs_inode_unref(ctx, ent);
-	fs_req_end(ctx);
+	/* The kernel remembers this for the connection (see the top). */
+	fuse_reply_err(req, ENOSYS);
 }
 
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -112,32 +100,10 @@ void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, o
 	fs_req_end(ctx);
 }
 
-void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct fs_ctx *ctx = fs_req_begin(req);
-	struct fs_inode *ent = fs_inode_find(ctx, fs_ino(ctx, ino));
-	int rc = 0;
-
-	if (ent && !ctx->ro)
-		rc = fs_dirty_flush_one(ctx, ent);
-	fs_inode_unref(ctx, ent);
-	fs_reply_err(req, rc);
-	fs_req_end(ctx);
-}
-
+/* Only the one file opened before the kernel learned that we have no open. */
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs_ctx *ctx = fs_req_begin(req);
-	struct fs_inode *ent = fs_inode_find(ctx, fs_ino(ctx, ino));
-
-	/* The overlay (if any) stays for the flusher thread (fs_attr.c). */
-	if (ent && fs_inode_open_dec(ctx, ent) == 0) {
-		fs_io_drop(ent);
-		fs_inode_reap_check(ctx, ent->ino);
-	}
-	fs_inode_unref(ctx, ent);
 	fuse_reply_err(req, 0);
-	fs_req_end(ctx);
 }
 
 /* fsync the blobs/<xx> directory of a blob created by this mount. */

@@ -46,11 +46,9 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.rmdir = fs_op_rmdir,
 	.rename = fs_op_rename,
 	.statfs = fs_op_statfs,
-	.create = fs_op_create,
 	.open = fs_op_open,
 	.read = fs_op_read,
 	.write_buf = fs_op_write_buf,
-	.flush = fs_op_flush,
 	.release = fs_op_release,
 	.fsync = fs_op_fsync,
 	.fallocate = fs_op_fallocate,
@@ -90,6 +88,10 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	 * each later entry cost a LOOKUP round trip in find, tar, chown -R and
 	 * rm -rf (376 LOOKUPs for the 792 entries of include/linux). */
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	/* Files are opened without us (fs_ops_file.c): O_TRUNC must come as a
+	 * SETATTR, not as a flag of an OPEN we never see. */
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->want |= FUSE_CAP_NO_OPEN_SUPPORT & conn->capable;
 	conn->time_gran = 1;
 	conn->max_write = 1U << 20;
 	conn->max_readahead = 1U << 20;
