@@ -113,6 +113,10 @@ struct fs_ctx {
 
 	pthread_mutex_t dirty_lock;
 	struct fs_inode *dirty_head;
+	/* Unlinked inodes the kernel forgot, to delete in the flusher's next
+	 * txn (one txn for a whole rm -rf, not one per forget); dirty_lock. */
+	uint64_t *reap;
+	size_t nreap, reap_cap;
 
 	/* The overlay flusher (fs_attr.c): writes the overlays of closed
 	 * files in one txn every FS_FLUSH_MS, and fsyncs the store when the
@@ -189,6 +193,8 @@ void fs_inode_mark_orphan(struct fs_ctx *ctx, uint64_t ino);
 bool fs_inode_known(struct fs_ctx *ctx, uint64_t ino);
 /* After an unlink: delete the record now if the kernel does not know the inode. */
 void fs_inode_reap_check(struct fs_ctx *ctx, uint64_t ino);
+/* Delete the forgotten unlinked inodes queued so far, in one txn (view lock held). */
+void fs_inode_reap_pending(struct fs_ctx *ctx);
 void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
 /* Call cb for each entry (table lock held: cb must not block or re-enter). */

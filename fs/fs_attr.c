@@ -274,6 +274,8 @@ static int fs_dirty_flush_all_log(struct fs_ctx *ctx, int level)
 	size_t n = 0, i;
 	int rc;
 
+	/* Forgotten unlinked files go too: a switch or sync then sees them gone. */
+	fs_inode_reap_pending(ctx);
 	rc = fs_dirty_snapshot(ctx, &arr, &n);
 	if (rc < 0 || n == 0)
 		return rc;
@@ -304,13 +306,13 @@ int fs_dirty_flush_all(struct fs_ctx *ctx)
 	return fs_dirty_flush_all_log(ctx, FC_LOG_ERR);
 }
 
-/* Whether any overlay waits to be written. */
+/* Whether any overlay or forgotten unlinked inode waits to be written. */
 static bool fs_dirty_any(struct fs_ctx *ctx)
 {
 	bool any;
 
 	pthread_mutex_lock(&ctx->dirty_lock);
-	any = ctx->dirty_head != NULL;
+	any = ctx->dirty_head != NULL || ctx->nreap > 0;
 	pthread_mutex_unlock(&ctx->dirty_lock);
 	return any;
 }

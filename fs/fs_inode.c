@@ -369,6 +369,45 @@ static void fs_forget_reap(struct fs_ctx *ctx, const uint64_t *inos, size_t n)
 		       (unsigned long long)inos[0], fc_strerror(rc));
 }
 
+/* Queue ino for fs_inode_reap_pending; deletes it now if memory is short. */
+static void fs_forget_queue(struct fs_ctx *ctx, uint64_t ino)
+{
+	bool queued = true;
+
+	pthread_mutex_lock(&ctx->dirty_lock);
+	if (ctx->nreap == ctx->reap_cap) {
+		size_t cap = ctx->reap_cap ? ctx->reap_cap * 2 : 256;
+		uint64_t *p = realloc(ctx->reap, cap * sizeof(*p));
+
+		if (p) {
+			ctx->reap = p;
+			ctx->reap_cap = cap;
+		}
+	}
+	if (ctx->nreap < ctx->reap_cap)
+		ctx->reap[ctx->nreap++] = ino;
+	else
+		queued = false;
+	pthread_mutex_unlock(&ctx->dirty_lock);
+	if (!queued)
+		fs_forget_reap(ctx, &ino, 1);
+}
+
+void fs_inode_reap_pending(struct fs_ctx *ctx)
+{
+	uint64_t *inos;
+	size_t n;
+
+	pthread_mutex_lock(&ctx->dirty_lock);
+	inos = ctx->reap;
+	n = ctx->nreap;
+	ctx->reap = NULL;
+	ctx->nreap = ctx->reap_cap = 0;
+	pthread_mutex_unlock(&ctx->dirty_lock);
+	fs_forget_reap(ctx, inos, n);
+	free(inos);
+}
+
 /* Drop n lookups of nodeid; returns true when an orphan check is due. */
 static bool fs_forget_one(struct fs_ctx *ctx, uint64_t ino, uint64_t n)
 {
@@ -411,7 +450,7 @@ void fs_op_forget(fuse_req_t req, fuse_ino_t nodeid, uint64_t nlookup)
 	uint64_t ino = fs_ino(ctx, nodeid);
 
 	if (fs_forget_one(ctx, ino, nlookup))
-		fs_forget_reap(ctx, &ino, 1);
+		fs_forget_queue(ctx, ino);
 	fs_req_end(ctx);
 	fuse_reply_none(req);
 }
@@ -419,22 +458,14 @@ void fs_op_forget(fuse_req_t req, fuse_ino_t nodeid, uint64_t nlookup)
 void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
 	struct fs_ctx *ctx = fs_req_begin(req);
-	uint64_t *reap = calloc(count, sizeof(*reap));
-	size_t i, n = 0;
+	size_t i;
 
-	/* Unlinked files forgotten together (rm -rf) are deleted in one txn. */
 	for (i = 0; i < count; i++) {
 		uint64_t ino = fs_ino(ctx, forgets[i].ino);
 
-		if (!fs_forget_one(ctx, ino, forgets[i].nlookup))
-			continue;
-		if (reap)
-			reap[n++] = ino;
-		else
-			fs_forget_reap(ctx, &ino, 1);
+		if (fs_forget_one(ctx, ino, forgets[i].nlookup))
+			fs_forget_queue(ctx, ino);
 	}
-	fs_forget_reap(ctx, reap, n);
-	free(reap);
 	fs_req_end(ctx);
 	fuse_reply_none(req);
 }

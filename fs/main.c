@@ -340,6 +340,7 @@ static void fs_shutdown(struct fs_ctx *ctx, bool mounted)
 		fc_store_close(ctx->st);
 	fc_cell_lock_release(ctx->lock_fd);
 	pthread_rwlock_destroy(&ctx->view_lock);
+	free(ctx->reap);
 	pthread_mutex_destroy(&ctx->dirty_lock);
 }
 
