@@ -47,12 +47,15 @@ struct fs_inode {
 	uint32_t nref;            /* requests and the dirty list using it */
 	bool maybe_orphan;        /* nlink may have reached 0: check on forget */
 
-	/* Guarded by lock: the write overlay not yet in LMDB. */
+	/* Guarded by lock: the overlay of attributes not yet in LMDB. */
 	pthread_mutex_t lock;
-	bool dirty;
+	bool dirty;               /* dmask != 0 */
+	uint8_t dmask;            /* FS_D_* fields valid in the overlay */
 	uint64_t dirty_seq;       /* bumped on every change of the overlay */
-	uint64_t size;            /* valid while dirty */
-	struct fc_ts mtime, ctime;
+	uint64_t size;
+	struct fc_ts atime, mtime, ctime; /* ctime: valid with any field */
+	uint32_t mode;            /* permission bits only */
+	uint32_t uid, gid;
 	struct fs_inode *dnext, *dprev; /* dirty list; ctx->dirty_lock */
 	bool on_dirty_list;       /* ctx->dirty_lock; the list holds one nref */
 
@@ -66,6 +69,14 @@ struct fs_inode {
 	uint64_t fd_blob_gen;     /* its birth generation */
 	bool dir_unsynced;        /* blob created here: fsync its directory on fsync */
 };
+
+/* Overlay fields (struct fs_inode dmask). */
+#define FS_D_SIZE 0x01
+#define FS_D_MTIME 0x02
+#define FS_D_ATIME 0x04
+#define FS_D_MODE 0x08
+#define FS_D_UID 0x10
+#define FS_D_GID 0x20
 
 struct fs_itable {
 	pthread_mutex_t lock;
@@ -212,10 +223,18 @@ int fs_entry_fill(struct fs_ctx *ctx, struct fc_txn *t, uint64_t ino, struct fus
  * to fs_dirty_done after the commit. Returns true if something was copied.
  */
 bool fs_dirty_take(struct fs_inode *ent, struct fc_inode *rec, uint64_t *seq);
+/* Apply ent's overlay (if any) to rec without taking it; true if there was one. */
+bool fs_dirty_peek(struct fs_inode *ent, struct fc_inode *rec);
 /* The overlay up to seq is in LMDB: clear it unless it changed since. */
 void fs_dirty_done(struct fs_ctx *ctx, struct fs_inode *ent, uint64_t seq);
 /* After a write or an extending fallocate through fd: update the overlay. */
 void fs_dirty_write(struct fs_ctx *ctx, struct fs_inode *ent, int fd, uint64_t end);
+/*
+ * A setattr of mode, owner or times (FUSE_SET_ATTR_*, no size) of a
+ * non-directory: into the overlay, no txn (the flusher writes it).
+ */
+void fs_dirty_setattr(struct fs_ctx *ctx, struct fs_inode *ent, const struct stat *attr,
+		      int to_set);
 /* Write the overlay of ent (if any) to LMDB in its own txn. */
 int fs_dirty_flush_one(struct fs_ctx *ctx, struct fs_inode *ent);
 /* Write every dirty overlay in one txn (checkpoint, sync, unmount). */

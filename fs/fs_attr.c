@@ -1,9 +1,13 @@
 /*
- * fs_attr: attributes as the kernel sees them, and the write overlay.
+ * fs_attr: attributes as the kernel sees them, and the attribute overlay.
  *
  * Writes never open an LMDB write txn: the new size and mtime of a file
- * live in its in-memory entry ("dirty") until fsync, setattr, checkpoint,
- * sync, unmount or the flusher thread writes them. Closing a file writes
+ * live in its in-memory entry ("dirty") until fsync, a size change,
+ * checkpoint, sync, unmount or the flusher thread writes them. So do the
+ * mode, owner and times a setattr gives a non-directory (chmod, chown,
+ * utimes: cp -a and chown -R make one or two per file, each a commit
+ * before); a directory's stay direct, since creating in it reads its mode
+ * and group (setgid) from LMDB. Closing a file writes
  * nothing: the flusher batches the overlays of all files written in the
  * last FS_FLUSH_MS into one txn, where a txn per close cost as much as the
  * close's round trip. Nothing is lost by waiting: a hot blob's file size
@@ -71,14 +75,17 @@ void fs_attr_fill(const struct fs_ctx *ctx, uint64_t ino, const struct fc_inode 
 	fs_ts_set(&st->st_mtim, rec->mtime);
 	fs_ts_set(&st->st_ctim, rec->ctime);
 	if (ent) {
-		pthread_mutex_lock(&ent->lock);
-		if (ent->dirty) {
-			st->st_size = (off_t)ent->size;
-			fs_ts_set(&st->st_mtim, ent->mtime);
-			if (fs_ts_after(ent->ctime, rec->ctime))
-				fs_ts_set(&st->st_ctim, ent->ctime);
+		struct fc_inode o = *rec;
+
+		if (fs_dirty_peek(ent, &o)) {
+			st->st_mode = o.mode;
+			st->st_uid = o.uid;
+			st->st_gid = o.gid;
+			st->st_size = (off_t)o.size;
+			fs_ts_set(&st->st_atim, o.atime);
+			fs_ts_set(&st->st_mtim, o.mtime);
+			fs_ts_set(&st->st_ctim, o.ctime);
 		}
-		pthread_mutex_unlock(&ent->lock);
 	}
 	st->st_blocks = fs_attr_blocks(ctx, rec, st->st_size);
 }
@@ -103,6 +110,37 @@ int fs_entry_fill(struct fs_ctx *ctx, struct fc_txn *t, uint64_t ino, struct fus
 	return 0;
 }
 
+/* Apply ent's overlay to rec; ent->lock held. */
+static void fs_dirty_apply(const struct fs_inode *ent, struct fc_inode *rec)
+{
+	if (ent->dmask & FS_D_SIZE)
+		rec->size = ent->size;
+	if (ent->dmask & FS_D_MTIME)
+		rec->mtime = ent->mtime;
+	if (ent->dmask & FS_D_ATIME)
+		rec->atime = ent->atime;
+	if (ent->dmask & FS_D_MODE)
+		rec->mode = (rec->mode & S_IFMT) | (ent->mode & 07777);
+	if (ent->dmask & FS_D_UID)
+		rec->uid = ent->uid;
+	if (ent->dmask & FS_D_GID)
+		rec->gid = ent->gid;
+	if (fs_ts_after(ent->ctime, rec->ctime))
+		rec->ctime = ent->ctime;
+}
+
+bool fs_dirty_peek(struct fs_inode *ent, struct fc_inode *rec)
+{
+	bool dirty;
+
+	pthread_mutex_lock(&ent->lock);
+	dirty = ent->dirty;
+	if (dirty)
+		fs_dirty_apply(ent, rec);
+	pthread_mutex_unlock(&ent->lock);
+	return dirty;
+}
+
 bool fs_dirty_take(struct fs_inode *ent, struct fc_inode *rec, uint64_t *seq)
 {
 	bool took = false;
@@ -111,10 +149,7 @@ bool fs_dirty_take(struct fs_inode *ent, struct fc_inode *rec, uint64_t *seq)
 		return false;
 	pthread_mutex_lock(&ent->lock);
 	if (ent->dirty) {
-		rec->size = ent->size;
-		rec->mtime = ent->mtime;
-		if (fs_ts_after(ent->ctime, rec->ctime))
-			rec->ctime = ent->ctime;
+		fs_dirty_apply(ent, rec);
 		*seq = ent->dirty_seq;
 		took = true;
 	}
@@ -145,6 +180,7 @@ void fs_dirty_done(struct fs_ctx *ctx, struct fs_inode *ent, uint64_t seq)
 	pthread_mutex_lock(&ent->lock);
 	if (ent->dirty && ent->dirty_seq == seq) {
 		ent->dirty = false;
+		ent->dmask = 0;
 		pthread_mutex_lock(&ctx->dirty_lock);
 		unref = fs_dirty_unlist(ctx, ent);
 		pthread_mutex_unlock(&ctx->dirty_lock);
@@ -154,20 +190,10 @@ void fs_dirty_done(struct fs_ctx *ctx, struct fs_inode *ent, uint64_t seq)
 		fs_inode_unref(ctx, ent);
 }
 
-void fs_dirty_write(struct fs_ctx *ctx, struct fs_inode *ent, int fd, uint64_t end)
+/* Mark ent's overlay changed and list it for the flusher; ent->lock held. */
+static void fs_dirty_mark(struct fs_ctx *ctx, struct fs_inode *ent, uint8_t fields)
 {
-	struct stat st;
-
-	pthread_mutex_lock(&ent->lock);
-	if (!ent->dirty) {
-		ent->size = 0;
-		if (fstat(fd, &st) == 0)
-			ent->size = (uint64_t)st.st_size;
-	}
-	if (end > ent->size)
-		ent->size = end;
-	ent->mtime = fs_now();
-	ent->ctime = ent->mtime;
+	ent->dmask |= fields;
 	ent->dirty = true;
 	ent->dirty_seq++;
 	pthread_mutex_lock(&ctx->dirty_lock);
@@ -184,6 +210,63 @@ void fs_dirty_write(struct fs_ctx *ctx, struct fs_inode *ent, int fd, uint64_t e
 		pthread_mutex_unlock(&ctx->itab.lock);
 	}
 	pthread_mutex_unlock(&ctx->dirty_lock);
+}
+
+void fs_dirty_write(struct fs_ctx *ctx, struct fs_inode *ent, int fd, uint64_t end)
+{
+	struct stat st;
+
+	pthread_mutex_lock(&ent->lock);
+	if (!(ent->dmask & FS_D_SIZE)) {
+		ent->size = 0;
+		if (fstat(fd, &st) == 0)
+			ent->size = (uint64_t)st.st_size;
+	}
+	if (end > ent->size)
+		ent->size = end;
+	ent->mtime = fs_now();
+	ent->ctime = ent->mtime;
+	fs_dirty_mark(ctx, ent, FS_D_SIZE | FS_D_MTIME);
+	pthread_mutex_unlock(&ent->lock);
+}
+
+static struct fc_ts fs_ts_of(const struct timespec *ts)
+{
+	struct fc_ts r = { .sec = ts->tv_sec, .nsec = (uint32_t)ts->tv_nsec };
+
+	return r;
+}
+
+void fs_dirty_setattr(struct fs_ctx *ctx, struct fs_inode *ent, const struct stat *attr,
+		      int to_set)
+{
+	struct fc_ts now = fs_now();
+	uint8_t fields = 0;
+
+	pthread_mutex_lock(&ent->lock);
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		ent->mode = attr->st_mode & 07777;
+		fields |= FS_D_MODE;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		ent->uid = attr->st_uid;
+		fields |= FS_D_UID;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		ent->gid = attr->st_gid;
+		fields |= FS_D_GID;
+	}
+	if (to_set & (FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_ATIME)) {
+		ent->atime = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now : fs_ts_of(&attr->st_atim);
+		fields |= FS_D_ATIME;
+	}
+	if (to_set & (FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_MTIME)) {
+		ent->mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now : fs_ts_of(&attr->st_mtim);
+		fields |= FS_D_MTIME;
+	}
+	/* ctime only moves forward in the overlay (see fs_dirty_apply). */
+	ent->ctime = (to_set & FUSE_SET_ATTR_CTIME) ? fs_ts_of(&attr->st_ctim) : now;
+	fs_dirty_mark(ctx, ent, fields);
 	pthread_mutex_unlock(&ent->lock);
 }
 

@@ -91,63 +91,26 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fs_req_end(ctx);
 }
 
-static struct fc_ts fs_ts_of(const struct timespec *ts)
-{
-	struct fc_ts r = { .sec = ts->tv_sec, .nsec = (uint32_t)ts->tv_nsec };
-
-	return r;
-}
-
-/* Apply the non-size attributes of a setattr to rec. */
-static void fs_setattr_apply(struct fc_inode *rec, const struct stat *attr, int to_set)
-{
-	struct fc_ts now = fs_now();
-
-	if (to_set & FUSE_SET_ATTR_MODE)
-		rec->mode = (rec->mode & S_IFMT) | (attr->st_mode & 07777);
-	if (to_set & FUSE_SET_ATTR_UID)
-		rec->uid = attr->st_uid;
-	if (to_set & FUSE_SET_ATTR_GID)
-		rec->gid = attr->st_gid;
-	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
-		rec->atime = now;
-	else if (to_set & FUSE_SET_ATTR_ATIME)
-		rec->atime = fs_ts_of(&attr->st_atim);
-	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
-		rec->mtime = now;
-	else if (to_set & FUSE_SET_ATTR_MTIME)
-		rec->mtime = fs_ts_of(&attr->st_mtim);
-	if (to_set & FUSE_SET_ATTR_CTIME)
-		rec->ctime = fs_ts_of(&attr->st_ctim);
-	else
-		rec->ctime = now;
-}
-
+/*
+ * Mode, owner and times go to the overlay (fs_attr.c); a directory's are
+ * written at once, since creating in it reads them from LMDB.
+ */
 static int fs_setattr_meta(struct fs_ctx *ctx, struct fs_inode *ent, const struct stat *attr,
 			   int to_set)
 {
 	struct fc_txn t = { 0 };
 	struct fc_inode rec;
-	uint64_t seq = 0;
-	bool took = false;
 	int rc;
 
-	rc = fs_wtxn_begin(ctx, &t);
+	rc = fs_rtxn_begin(ctx, &t);
 	if (rc < 0)
 		return rc;
 	rc = fc_inode_get(&t, &ctx->view, ent->ino, &rec);
-	if (rc == 0) {
-		took = fs_dirty_take(ent, &rec, &seq);
-		fs_setattr_apply(&rec, attr, to_set);
-		rc = fc_inode_put(&t, &ctx->view, ent->ino, &rec);
-	}
-	if (rc == 0)
-		rc = fc_txn_commit(&t);
-	else
-		fc_txn_abort(&t);
-	if (rc == 0 && took)
-		fs_dirty_done(ctx, ent, seq);
-	return rc == -ENOENT ? -ESTALE : rc;
+	fs_rtxn_end(&t);
+	if (rc < 0)
+		return rc == -ENOENT ? -ESTALE : rc;
+	fs_dirty_setattr(ctx, ent, attr, to_set);
+	return S_ISDIR(rec.mode) ? fs_dirty_flush_one(ctx, ent) : 0;
 }
 
 void fs_op_setattr(fuse_req_t req, fuse_ino_t nodeid, struct stat *attr, int to_set,
