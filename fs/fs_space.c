@@ -9,6 +9,11 @@
  * statvfs is cheap but not free: the free count is cached and re-read at
  * most every FS_SPACE_TTL_NS, or on every write once it gets close to the
  * reserve.
+ *
+ * Before answering ENOSPC the check deletes the unlinked files the kernel
+ * has forgotten but the flusher has not reaped yet (fs_inode.c), and gives
+ * a FORGET still in flight FS_SPACE_WAIT_NS to arrive: `rm big; write`
+ * must find the space of big, as it does on ext4.
  */
 #include "fs.h"
 
@@ -22,6 +27,7 @@
 #define FS_RESERVE_MAX (64ULL << 20)
 #define FS_SPACE_TTL_NS (100LL * 1000 * 1000)
 #define FS_SPACE_NEAR (256ULL << 20)
+#define FS_SPACE_WAIT_NS (10L * 1000 * 1000)
 
 static uint64_t reserve_of(const struct statvfs *sv)
 {
@@ -32,21 +38,38 @@ static uint64_t reserve_of(const struct statvfs *sv)
 	return r > FS_RESERVE_MAX ? FS_RESERVE_MAX : r;
 }
 
-int fs_space_check(struct fs_ctx *ctx, uint64_t need)
+/* Read the free space now and compare; 0 or -ENOSPC. */
+static int fs_space_read(struct fs_ctx *ctx, uint64_t need)
 {
-	int64_t now = fc_mono_ns();
-	uint64_t free_b = __atomic_load_n(&ctx->space_free, __ATOMIC_RELAXED);
-	int64_t when = __atomic_load_n(&ctx->space_checked_ns, __ATOMIC_RELAXED);
 	struct statvfs sv;
+	uint64_t free_b;
 
-	if (when && now - when < FS_SPACE_TTL_NS && free_b > FS_SPACE_NEAR + need)
-		return 0;
 	if (fstatvfs(ctx->st->blobs_fd, &sv) < 0)
 		return 0; /* cannot tell: let the write itself decide */
 	free_b = (uint64_t)sv.f_bavail * sv.f_frsize;
 	__atomic_store_n(&ctx->space_free, free_b, __ATOMIC_RELAXED);
-	__atomic_store_n(&ctx->space_checked_ns, now, __ATOMIC_RELAXED);
-	if (free_b < reserve_of(&sv) + need)
-		return -ENOSPC;
-	return 0;
+	__atomic_store_n(&ctx->space_checked_ns, fc_mono_ns(), __ATOMIC_RELAXED);
+	return free_b < reserve_of(&sv) + need ? -ENOSPC : 0;
+}
+
+int fs_space_check(struct fs_ctx *ctx, uint64_t need)
+{
+	const struct timespec wait = { 0, FS_SPACE_WAIT_NS };
+	int64_t now = fc_mono_ns();
+	uint64_t free_b = __atomic_load_n(&ctx->space_free, __ATOMIC_RELAXED);
+	int64_t when = __atomic_load_n(&ctx->space_checked_ns, __ATOMIC_RELAXED);
+	int rc;
+
+	if (when && now - when < FS_SPACE_TTL_NS && free_b > FS_SPACE_NEAR + need)
+		return 0;
+	rc = fs_space_read(ctx, need);
+	if (rc == 0 || ctx->ro)
+		return rc;
+	fs_inode_reap_pending(ctx);
+	rc = fs_space_read(ctx, need);
+	if (rc == 0)
+		return rc;
+	nanosleep(&wait, NULL);
+	fs_inode_reap_pending(ctx);
+	return fs_space_read(ctx, need);
 }
