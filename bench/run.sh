@@ -280,8 +280,13 @@ verify() {
 }
 
 run_fs_rep() {
-	local fs=$1 rep=$2 w cmd t0 t1 secs
+	local fs=$1 rep=$2 w cmd t0 t1 secs f
 	fs_setup "$fs"
+	# The FUSE transport's floor: one getxattr round trip (median of 20 000).
+	if [ "$rep" = 1 ] && [ "$fs" != ext4 ] && [ "$fs" != overlay ]; then
+		f=$(find "$DIR/base" -type f -print -quit)
+		log "$fs: one FUSE round trip (getxattr) $("$TOOLS/fsop" rtt "$f" 20000) us median"
+	fi
 	for w in $WORKLOADS; do
 		cmd=$(workload_cmd "$w")
 		drop_caches

@@ -3,7 +3,10 @@
  * (one LMDB range scan) that readdir and readdirplus serve by index, so a
  * listing is consistent even while the directory changes; the kernel
  * caches it (cache_readdir) until the directory changes or a restore
- * invalidates it. readdirplus reads each entry's record for its
+ * invalidates it. A snapshot taken before a switch is taken again at the
+ * next readdir: a handle opened before a restore whose first readdir comes
+ * after the restore's invalidation would otherwise fill the kernel's cache
+ * with the old listing, and nothing would invalidate it again. readdirplus reads each entry's record for its
  * attributes and counts one lookup per entry it returns.
  */
 #include "fs.h"
@@ -26,6 +29,7 @@ struct fs_dirh {
 	size_t n, cap;
 	char *names;
 	size_t names_len, names_cap;
+	uint64_t head;          /* the view's head when the snapshot was taken */
 };
 
 static void fs_dirh_free(struct fs_dirh *d)
@@ -85,6 +89,9 @@ static int fs_dirh_load(struct fs_ctx *ctx, uint64_t ino, struct fs_dirh *d)
 	uint64_t up;
 	int rc;
 
+	d->n = 0;
+	d->names_len = 0;
+	d->head = ctx->view.head;
 	rc = fs_rtxn_begin(ctx, &t);
 	if (rc < 0)
 		return rc;
@@ -176,6 +183,9 @@ static void fs_readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t
 	long used;
 	int rc = buf ? 0 : -ENOMEM;
 
+	/* The kernel serialises readdir on a handle: d is ours alone here. */
+	if (rc == 0 && d->head != ctx->view.head)
+		rc = fs_dirh_load(ctx, fs_ino(ctx, ino), d);
 	if (rc == 0 && plus)
 		rc = fs_rtxn_begin(ctx, &t);
 	for (i = (size_t)(off < 0 ? 0 : off); rc == 0 && i < d->n; i++) {
