@@ -98,7 +98,10 @@ struct fs_opts {
 	bool allow_other;
 	bool default_permissions;
 	bool writeback;           /* -o writeback_cache (see fs_op_init) */
+	unsigned int threads;     /* -o threads=N: 1 = single-threaded loop */
 };
+
+#define FS_THREADS_MAX 64
 
 /* ---- command line (fs_opts.c) ---- */
 

@@ -44,6 +44,9 @@ void fs_usage(FILE *out)
 		"  -o writeback_cache     kernel write-back caching: faster small writes,\n"
 		"                         but a restore cannot shrink files the kernel\n"
 		"                         still caches (off by default)\n"
+		"  -o threads=N           serve requests on N threads (1..64; default 1:\n"
+		"                         one thread is faster for one client at a time,\n"
+		"                         more let a slow request not hold up the others)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Without -f the program returns once the mount and its control socket\n"
@@ -81,6 +84,18 @@ static int fs_opt_one(struct fs_opts *o, const char *opt)
 		return fs_opt_str(&o->log, opt + 4);
 	if (strncmp(opt, "fsname=", 7) == 0)
 		return fs_opt_str(&o->fsname, opt + 7);
+	if (strncmp(opt, "threads=", 8) == 0) {
+		char *end = NULL;
+		long n = strtol(opt + 8, &end, 10);
+
+		if (end == opt + 8 || *end != '\0' || n < 1 || n > FS_THREADS_MAX) {
+			fprintf(stderr, "forkcellfs: threads must be 1 to %d, not '%s'\n",
+				FS_THREADS_MAX, opt + 8);
+			return FC_EUSAGE;
+		}
+		o->threads = (unsigned int)n;
+		return 0;
+	}
 	if (strcmp(opt, "ro") == 0)
 		o->ro = true;
 	else if (strcmp(opt, "rw") == 0)

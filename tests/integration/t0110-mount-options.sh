@@ -84,6 +84,26 @@ test_expect_success 'forkcellfs directly, with -o after the positional arguments
 	fc_umount opt m5
 '
 
+test_expect_success 'threads=4 serves on a pool of threads; a bad count is refused' '
+	fc_mount_fs opt m8 threads=4 &&
+	pid=$(fc_mnt_pid m8) &&
+	for i in 1 2 3 4 5 6 7 8; do
+		{ dd if=/dev/zero of=m8/par$i bs=64k count=64 status=none && cat m8/par$i >/dev/null; } &
+	done &&
+	wait &&
+	test_cmp_int 8 "$(ls m8 | grep -c "^par")" &&
+	n=$(ls /proc/$pid/task | wc -l) &&
+	test "$n" -ge 4 ||
+	fc_fail "the daemon runs $n threads" &&
+	fc_umount opt m8 &&
+	mkdir -p m9 &&
+	for bad in 0 65 x 4x; do
+		test_must_fail fc_t 60 "$FC_FS" -o "cell=opt,threads=$bad" "$STORE" m9 2>err &&
+		test_grep -F "threads must be 1 to 64" err &&
+		! fc_is_mounted m9 || return 1
+	done
+'
+
 test_expect_success 'a second daemon for the same cell is refused' '
 	fc_mount opt m6 &&
 	test_when_finished "fc_umount opt m6" &&
