@@ -88,10 +88,7 @@ static void fs_io_trim(struct fs_ctx *ctx)
 static void fs_io_install(struct fs_inode *ent, int fd, bool rw, uint64_t blob, uint64_t gen)
 {
 	if (ent->fd != fd) {
-		if (ent->fd >= 0) {
-			close(ent->fd);
-			atomic_fetch_sub(&fs_fd_count, 1);
-		}
+		fs_io_clear(ent);
 		if (fd >= 0)
 			atomic_fetch_add(&fs_fd_count, 1);
 	}

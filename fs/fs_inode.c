@@ -338,9 +338,9 @@ void fs_itable_each(struct fs_ctx *ctx, void (*cb)(struct fs_inode *ent, void *a
 }
 
 /*
- * Delete the record of an unlinked inode once the kernel forgot it: the
- * kernel keeps an inode while any process has it open. The record is checked in the current view: after a
- * restore the inode may be alive again.
+ * Delete the records of unlinked inodes the kernel forgot (it keeps an
+ * inode while any process has it open), in one txn. Each record is checked
+ * in the current view: after a restore the inode may be alive again.
  */
 static void fs_forget_reap(struct fs_ctx *ctx, const uint64_t *inos, size_t n)
 {

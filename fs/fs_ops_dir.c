@@ -6,8 +6,9 @@
  * invalidates it. A snapshot taken before a switch is taken again at the
  * next readdir: a handle opened before a restore whose first readdir comes
  * after the restore's invalidation would otherwise fill the kernel's cache
- * with the old listing, and nothing would invalidate it again. readdirplus reads each entry's record for its
- * attributes and counts one lookup per entry it returns.
+ * with the old listing, and nothing would invalidate it again. readdirplus
+ * reads each entry's record for its attributes and counts one lookup per
+ * entry it returns.
  */
 #include "fs.h"
 

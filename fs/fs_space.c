@@ -11,9 +11,11 @@
  * reserve.
  *
  * Before answering ENOSPC the check deletes the unlinked files the kernel
- * has forgotten but the flusher has not reaped yet (fs_inode.c), and gives
- * a FORGET still in flight FS_SPACE_WAIT_NS to arrive: `rm big; write`
- * must find the space of big, as it does on ext4.
+ * has forgotten but the flusher has not reaped yet (fs_inode.c): `rm big;
+ * write` must find the space of big, as it does on ext4. With several
+ * serving threads it also gives a FORGET another thread may be handling
+ * FS_SPACE_WAIT_NS; one thread has handled it already (the kernel sends
+ * forgets ahead of other requests).
  */
 #include "fs.h"
 
@@ -67,7 +69,7 @@ int fs_space_check(struct fs_ctx *ctx, uint64_t need)
 		return rc;
 	fs_inode_reap_pending(ctx);
 	rc = fs_space_read(ctx, need);
-	if (rc == 0)
+	if (rc == 0 || ctx->opts->threads <= 1)
 		return rc;
 	nanosleep(&wait, NULL);
 	fs_inode_reap_pending(ctx);

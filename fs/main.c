@@ -302,11 +302,9 @@ static int fs_mount(struct fs_ctx *ctx, struct fc_diag *d)
 
 static int fs_loop(struct fs_ctx *ctx)
 {
-	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	struct fuse_loop_config *cfg;
 	int rc;
 
-	if (!cfg)
-		return -ENOMEM;
 	/*
 	 * One thread by default. A client waits for each reply, so its next
 	 * request finds the one thread already back in read(2); a pool
@@ -318,10 +316,12 @@ static int fs_loop(struct fs_ctx *ctx)
 	 * (a large copy-up, an fsync) company.
 	 */
 	if (ctx->opts->threads <= 1) {
-		fuse_loop_cfg_destroy(cfg);
 		rc = fuse_session_loop(ctx->se);
 		return rc < 0 ? rc : 0;
 	}
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
 	fuse_loop_cfg_set_max_threads(cfg, ctx->opts->threads);
 	rc = fuse_session_loop_mt(ctx->se, cfg);
